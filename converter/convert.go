@@ -1,0 +1,71 @@
+package converter
+
+import (
+	"io"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// Converter collects spans from any number of inputs and writes them as one
+// Chrome Trace Event timeline. A Converter is not safe for concurrent use.
+type Converter struct {
+	cfg   config
+	model *model
+}
+
+// New returns a Converter configured by opts.
+func New(opts ...Option) *Converter {
+	cfg := newConfig(opts)
+	return &Converter{cfg: cfg, model: newModel(&cfg)}
+}
+
+// AddTraces adds every span of td that passes the configured filters.
+// td is not retained: the Converter keeps a compact copy of what it needs.
+func (c *Converter) AddTraces(td ptrace.Traces) {
+	c.model.addTraces(td)
+}
+
+// Decode reads one input, detects its format from its content (gzip and zstd are
+// unwrapped first) and adds its spans. name is used in error messages only.
+// Errors name the input, the format and the position where decoding failed.
+func (c *Converter) Decode(name string, r io.Reader) error {
+	return decode(name, r, c.cfg.maxInputSize, c.cfg.progress, c.model.addTraces)
+}
+
+// Len reports the number of spans collected so far.
+func (c *Converter) Len() int { return c.model.len() }
+
+// TraceIDs returns the IDs of the traces collected so far, in ascending order.
+func (c *Converter) TraceIDs() []pcommon.TraceID { return c.model.traceIDs() }
+
+// WriteTo lays out every collected span and writes the Chrome Trace Event JSON
+// object to w. The output is the same, byte for byte, for the same spans.
+func (c *Converter) WriteTo(w io.Writer) (Stats, error) {
+	return c.write(w, nil)
+}
+
+// WriteTrace is like WriteTo but writes only the spans of trace id.
+func (c *Converter) WriteTrace(w io.Writer, id pcommon.TraceID) (Stats, error) {
+	return c.write(w, &id)
+}
+
+// Stats describes what a write produced.
+type Stats struct {
+	Spans     int     // complete (X) slices written
+	Processes int     // distinct pids
+	Threads   int     // distinct (pid, tid) lanes
+	Flows     int     // flow arrows (start/finish pairs)
+	Instants  int     // span events written as instant events
+	Shifts    []Shift // clock-skew corrections applied
+}
+
+// Shift reports one clock-skew correction: a server span that started before its
+// client parent in another service was moved by Delta (nanoseconds), along with
+// its whole subtree.
+type Shift struct {
+	TraceID pcommon.TraceID
+	SpanID  pcommon.SpanID
+	Service string
+	Delta   int64
+}

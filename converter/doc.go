@@ -1,0 +1,14 @@
+// Package converter turns OpenTelemetry trace data (OTLP protobuf or JSON, Jaeger JSON)
+// into Chrome Trace Event JSON that Perfetto UI and chrome://tracing open as one timeline.
+//
+// Data flows one way: decode (decode_*.go) -> model (model.go) -> layout (layout.go)
+// -> encode (encode_chrome.go). A [Converter] collects spans from any number of
+// inputs and writes them as one deterministic timeline:
+//
+//	c := converter.New(converter.WithMinDuration(time.Millisecond))
+//	if err := c.Decode("trace.otlp", f); err != nil { ... }
+//	stats, err := c.WriteTo(os.Stdout)
+//
+// Nothing in this package knows about files, flags or the collector; the otel2chrome
+// CLI, the SDK exporter and the collector exporter are thin shells around it.
+package converter
