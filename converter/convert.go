@@ -39,14 +39,14 @@ func (c *Converter) Len() int { return c.model.len() }
 // TraceIDs returns the IDs of the traces collected so far, in ascending order.
 func (c *Converter) TraceIDs() []pcommon.TraceID { return c.model.traceIDs() }
 
-// WriteTo lays out every collected span and writes the Chrome Trace Event JSON
+// Encode lays out every collected span and writes the Chrome Trace Event JSON
 // object to w. The output is the same, byte for byte, for the same spans.
-func (c *Converter) WriteTo(w io.Writer) (Stats, error) {
+func (c *Converter) Encode(w io.Writer) (Stats, error) {
 	return c.write(w, nil)
 }
 
-// WriteTrace is like WriteTo but writes only the spans of trace id.
-func (c *Converter) WriteTrace(w io.Writer, id pcommon.TraceID) (Stats, error) {
+// EncodeTrace is like Encode but writes only the spans of trace id.
+func (c *Converter) EncodeTrace(w io.Writer, id pcommon.TraceID) (Stats, error) {
 	return c.write(w, &id)
 }
 

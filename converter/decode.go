@@ -1,12 +1,214 @@
 package converter
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 
+	"github.com/klauspost/compress/zstd"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
+// Format names, as used in error messages.
+const (
+	formatOTLPProto       = "OTLP protobuf"
+	formatOTLPProtoStream = "OTLP protobuf stream"
+	formatOTLPJSON        = "OTLP JSON"
+	formatJaegerJSON      = "Jaeger JSON"
+	formatJaegerV3JSON    = "Jaeger api_v3 JSON"
+)
+
+var (
+	gzipMagic = []byte{0x1f, 0x8b}
+	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+)
+
+// maxWrapDepth bounds nested compression (a gzip inside a gzip ...), so a
+// hostile input cannot make the decoder unwrap forever.
+const maxWrapDepth = 3
+
+// decoder reads one named input and hands every decoded batch to add.
+type decoder struct {
+	name     string
+	max      int64
+	add      func(ptrace.Traces)
+	progress func(string, int64)
+}
+
 func decode(name string, r io.Reader, max int64, progress func(string, int64), add func(ptrace.Traces)) error {
-	return errors.New("not implemented")
+	d := &decoder{name: name, max: max, add: add, progress: progress}
+	if progress != nil {
+		r = &countingReader{r: r, fn: func(n int64) { progress(name, n) }}
+	}
+	return d.sniff(bufio.NewReaderSize(r, 64<<10), 0, "")
+}
+
+// sniff detects the format from the first bytes and decodes accordingly.
+// wrap names the compression layers already removed, for error messages.
+func (d *decoder) sniff(br *bufio.Reader, depth int, wrap string) error {
+	head, err := br.Peek(4)
+	if len(head) == 0 {
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("%s%s: reading: %w", d.name, wrap, err)
+		}
+		return fmt.Errorf("%s%s: empty input", d.name, wrap)
+	}
+	switch {
+	case bytes.HasPrefix(head, gzipMagic):
+		if depth >= maxWrapDepth {
+			return fmt.Errorf("%s%s: compression nested more than %d deep", d.name, wrap, maxWrapDepth)
+		}
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("%s: gzip: %w", d.name, err)
+		}
+		defer zr.Close()
+		return d.sniff(bufio.NewReaderSize(zr, 64<<10), depth+1, wrap+" (gzip)")
+	case bytes.HasPrefix(head, zstdMagic):
+		if depth >= maxWrapDepth {
+			return fmt.Errorf("%s%s: compression nested more than %d deep", d.name, wrap, maxWrapDepth)
+		}
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<30))
+		if err != nil {
+			return fmt.Errorf("%s: zstd: %w", d.name, err)
+		}
+		defer zr.Close()
+		return d.sniff(bufio.NewReaderSize(zr, 64<<10), depth+1, wrap+" (zstd)")
+	}
+	name := d.name + wrap
+	first, err := firstSignificant(br)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	switch {
+	case first == '{' || first == '[':
+		data, err := d.readAll(br, name)
+		if err != nil {
+			return err
+		}
+		return d.decodeJSON(name, data)
+	case head[0] == 0x0a:
+		// Field 1 (resource_spans), wire type 2: a TracesData or
+		// ExportTraceServiceRequest message, which share one wire format.
+		data, err := d.readAll(br, name)
+		if err != nil {
+			return err
+		}
+		td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(data)
+		if err != nil {
+			return fmt.Errorf("%s: %s (%d bytes): %w", name, formatOTLPProto, len(data), err)
+		}
+		d.add(td)
+		return nil
+	case head[0] == 0x00:
+		// A length prefix below 16 MiB: the collector file exporter's stream.
+		return d.decodeProtoStream(name, br)
+	}
+	return fmt.Errorf("%s: unrecognised format: input starts with bytes % x; want OTLP protobuf (single message or "+
+		"length-prefixed stream), OTLP JSON or JSON Lines, Jaeger JSON, optionally gzip or zstd compressed", name, head)
+}
+
+// firstSignificant returns the first byte that is not JSON whitespace or a
+// UTF-8 byte order mark, without consuming anything.
+func firstSignificant(br *bufio.Reader) (byte, error) {
+	for n := 64; ; n *= 4 {
+		b, err := br.Peek(n)
+		b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+		if i := bytes.IndexFunc(b, func(r rune) bool { return r != ' ' && r != '\t' && r != '\n' && r != '\r' }); i >= 0 {
+			return b[i], nil
+		}
+		if err != nil {
+			if err == bufio.ErrBufferFull {
+				return 0, errors.New("no data in the first 64 KiB, only whitespace")
+			}
+			return 0, errors.New("empty input (whitespace only)")
+		}
+	}
+}
+
+func (d *decoder) readAll(r io.Reader, name string) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, d.max+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading at byte %d: %w", name, len(data), err)
+	}
+	if int64(len(data)) > d.max {
+		return nil, fmt.Errorf("%s: input is larger than the limit of %d bytes (after decompression)", name, d.max)
+	}
+	return data, nil
+}
+
+// decodeProtoStream reads the collector file exporter's protobuf format: each
+// message is a 4-byte big-endian length and then that many bytes of TracesData,
+// which with `compression: zstd` are a zstd frame of their own.
+func (d *decoder) decodeProtoStream(name string, br *bufio.Reader) error {
+	var (
+		lenBuf [4]byte
+		buf    []byte
+		off    int64
+		zdec   *zstd.Decoder
+		total  int64
+	)
+	defer func() {
+		if zdec != nil {
+			zdec.Close()
+		}
+	}()
+	for n := 1; ; n++ {
+		k, err := io.ReadFull(br, lenBuf[:])
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %s: message %d at byte %d: truncated length prefix (%d of 4 bytes)",
+				name, formatOTLPProtoStream, n, off, k)
+		}
+		size := int64(binary.BigEndian.Uint32(lenBuf[:]))
+		if total += size; total > d.max {
+			return fmt.Errorf("%s: %s: message %d at byte %d: length %d takes the input past the limit of %d bytes",
+				name, formatOTLPProtoStream, n, off, size, d.max)
+		}
+		if int64(cap(buf)) < size {
+			buf = make([]byte, size)
+		}
+		buf = buf[:size]
+		if k, err := io.ReadFull(br, buf); err != nil {
+			return fmt.Errorf("%s: %s: message %d at byte %d: truncated: length prefix says %d bytes, input has %d",
+				name, formatOTLPProtoStream, n, off, size, k)
+		}
+		msg := buf
+		if bytes.HasPrefix(msg, zstdMagic) {
+			if zdec == nil {
+				zdec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(d.max)))
+				if err != nil {
+					return fmt.Errorf("%s: zstd: %w", name, err)
+				}
+			}
+			if msg, err = zdec.DecodeAll(msg, nil); err != nil {
+				return fmt.Errorf("%s: %s: message %d at byte %d: zstd: %w", name, formatOTLPProtoStream, n, off, err)
+			}
+		}
+		td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(msg)
+		if err != nil {
+			return fmt.Errorf("%s: %s: message %d at byte %d (%d bytes): %w", name, formatOTLPProtoStream, n, off, size, err)
+		}
+		d.add(td)
+		off += 4 + size
+	}
+}
+
+type countingReader struct {
+	r  io.Reader
+	n  int64
+	fn func(int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	c.fn(c.n)
+	return n, err
 }

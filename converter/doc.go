@@ -7,7 +7,7 @@
 //
 //	c := converter.New(converter.WithMinDuration(time.Millisecond))
 //	if err := c.Decode("trace.otlp", f); err != nil { ... }
-//	stats, err := c.WriteTo(os.Stdout)
+//	stats, err := c.Encode(os.Stdout)
 //
 // Nothing in this package knows about files, flags or the collector; the otel2chrome
 // CLI, the SDK exporter and the collector exporter are thin shells around it.

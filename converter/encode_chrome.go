@@ -1,12 +1,299 @@
 package converter
 
 import (
-	"errors"
+	"fmt"
 	"io"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
+// flushSize is how much encoded JSON is buffered before it is written out.
+const flushSize = 64 << 10
+
+// chromeWriter streams a layout as a Chrome Trace Event JSON object.
+type chromeWriter struct {
+	w     io.Writer
+	m     *model
+	l     *layout
+	enc   encoder
+	err   error
+	first bool
+}
+
 func (c *Converter) write(w io.Writer, only *pcommon.TraceID) (Stats, error) {
-	return Stats{}, errors.New("not implemented")
+	l := c.model.layout(only, &c.cfg)
+	cw := &chromeWriter{w: w, m: c.model, l: l, first: true}
+	cw.enc.buf = make([]byte, 0, flushSize+4096)
+	st := cw.encode(c.cfg.absoluteTime)
+	st.Shifts = l.shifts
+	return st, cw.err
+}
+
+func (cw *chromeWriter) encode(absolute bool) Stats {
+	m, l, e := cw.m, cw.l, &cw.enc
+	var st Stats
+	traces := map[pcommon.TraceID]struct{}{}
+	for _, i := range l.sel {
+		traces[m.spans[i].trace] = struct{}{}
+	}
+	e.buf = append(e.buf, `{"displayTimeUnit":"ns","otherData":{"generator":"otel2chrome"`...)
+	if absolute {
+		e.buf = append(e.buf, `,"time_base":"unix epoch, microseconds"`...)
+	} else {
+		e.buf = append(e.buf, `,"time_base":"microseconds since origin"`...)
+		e.rawKey("origin_unix_nano")
+		e.str(itoa(l.origin))
+		e.rawKey("origin")
+		e.str(time.Unix(0, l.origin).UTC().Format(time.RFC3339Nano))
+	}
+	e.rawKey("spans")
+	e.str(itoa(int64(len(l.sel))))
+	e.rawKey("traces")
+	e.str(itoa(int64(len(traces))))
+	e.rawKey("clock_skew_shifts")
+	e.str(itoa(int64(len(l.shifts))))
+	e.buf = append(e.buf, "},\n\"traceEvents\":[\n"...)
+
+	for _, p := range l.procs {
+		rec := &m.procs[p.rec]
+		cw.meta("process_name", p.pid, 0)
+		e.str(rec.service)
+		cw.closeMeta()
+		if rec.labels != "" {
+			cw.begin()
+			e.buf = append(e.buf, `{"ph":"M","name":"process_labels","pid":`...)
+			e.int(p.pid)
+			e.buf = append(e.buf, `,"tid":0,"args":{"labels":`...)
+			e.str(rec.labels)
+			e.buf = append(e.buf, "}}"...)
+		}
+		cw.begin()
+		e.buf = append(e.buf, `{"ph":"M","name":"process_sort_index","pid":`...)
+		e.int(p.pid)
+		e.buf = append(e.buf, `,"tid":0,"args":{"sort_index":`...)
+		e.int(int64(p.sort))
+		e.buf = append(e.buf, "}}"...)
+	}
+	st.Processes = len(l.procs)
+	for _, ln := range l.lanes {
+		pid := l.procs[ln.proc].pid
+		cw.meta("thread_name", pid, ln.tid)
+		e.str(ln.name)
+		cw.closeMeta()
+		cw.begin()
+		e.buf = append(e.buf, `{"ph":"M","name":"thread_sort_index","pid":`...)
+		e.int(pid)
+		e.buf = append(e.buf, `,"tid":`...)
+		e.int(ln.tid)
+		e.buf = append(e.buf, `,"args":{"sort_index":`...)
+		e.int(int64(ln.sort))
+		e.buf = append(e.buf, "}}"...)
+	}
+	st.Threads = len(l.lanes)
+
+	for _, i := range l.sel {
+		cw.slice(i)
+		st.Spans++
+		s := &m.spans[i]
+		for k := s.events; k < s.events+s.nEvents; k++ {
+			cw.instant(i, &m.events[k])
+			st.Instants++
+		}
+		if cw.err != nil {
+			return st
+		}
+	}
+	for n, f := range l.flows {
+		cw.flow(int64(n+1), f)
+		st.Flows++
+	}
+	e.buf = append(e.buf, "\n]}\n"...)
+	cw.flush()
+	return st
+}
+
+// begin starts a new array element.
+func (cw *chromeWriter) begin() {
+	if !cw.first {
+		cw.enc.buf = append(cw.enc.buf, ",\n"...)
+	}
+	cw.first = false
+	if len(cw.enc.buf) >= flushSize {
+		cw.flush()
+	}
+}
+
+func (cw *chromeWriter) flush() {
+	if cw.err == nil && len(cw.enc.buf) > 0 {
+		if _, err := cw.w.Write(cw.enc.buf); err != nil {
+			cw.err = fmt.Errorf("writing Chrome trace: %w", err)
+		}
+	}
+	cw.enc.buf = cw.enc.buf[:0]
+}
+
+func (cw *chromeWriter) meta(name string, pid, tid int64) {
+	cw.begin()
+	e := &cw.enc
+	e.buf = append(e.buf, `{"ph":"M","name":"`...)
+	e.buf = append(e.buf, name...)
+	e.buf = append(e.buf, `","pid":`...)
+	e.int(pid)
+	e.buf = append(e.buf, `,"tid":`...)
+	e.int(tid)
+	e.buf = append(e.buf, `,"args":{"name":`...)
+}
+
+func (cw *chromeWriter) closeMeta() { cw.enc.buf = append(cw.enc.buf, "}}"...) }
+
+// pos appends the pid, tid and ts of span i's lane at time ns (unshifted).
+func (cw *chromeWriter) pos(i int32, ns int64) {
+	l, e := cw.l, &cw.enc
+	ln := &l.lanes[l.lane[i]]
+	e.buf = append(e.buf, `,"pid":`...)
+	e.int(l.procs[ln.proc].pid)
+	e.buf = append(e.buf, `,"tid":`...)
+	e.int(ln.tid)
+	e.buf = append(e.buf, `,"ts":`...)
+	e.micros(ns + l.shift[i] - l.origin)
+}
+
+var kindNames = [...]string{
+	ptrace.SpanKindUnspecified: "unspecified",
+	ptrace.SpanKindInternal:    "internal",
+	ptrace.SpanKindServer:      "server",
+	ptrace.SpanKindClient:      "client",
+	ptrace.SpanKindProducer:    "producer",
+	ptrace.SpanKindConsumer:    "consumer",
+}
+
+var statusNames = [...]string{
+	ptrace.StatusCodeUnset: "unset",
+	ptrace.StatusCodeOk:    "ok",
+	ptrace.StatusCodeError: "error",
+}
+
+func (cw *chromeWriter) cat(scope uint32) {
+	name := cw.m.strs[scope]
+	if name == "" {
+		name = "otel"
+	}
+	cw.enc.str(name)
+}
+
+func (cw *chromeWriter) slice(i int32) {
+	cw.begin()
+	m, e := cw.m, &cw.enc
+	s := &m.spans[i]
+	e.buf = append(e.buf, `{"ph":"X","name":`...)
+	e.str(m.strs[s.name])
+	e.buf = append(e.buf, `,"cat":`...)
+	cw.cat(s.scope)
+	cw.pos(i, s.start)
+	e.buf = append(e.buf, `,"dur":`...)
+	e.micros(s.end - s.start)
+	e.buf = append(e.buf, `,"args":{"trace_id":`...)
+	e.hex(s.trace[:])
+	e.buf = append(e.buf, `,"span_id":`...)
+	e.hex(s.id[:])
+	if !s.parent.IsEmpty() {
+		e.buf = append(e.buf, `,"parent_span_id":`...)
+		e.hex(s.parent[:])
+	}
+	e.buf = append(e.buf, `,"kind":"`...)
+	if int(s.kind) < len(kindNames) {
+		e.buf = append(e.buf, kindNames[s.kind]...)
+	} else {
+		e.buf = append(e.buf, "unspecified"...)
+	}
+	e.buf = append(e.buf, `","status":"`...)
+	if int(s.status) < len(statusNames) {
+		e.buf = append(e.buf, statusNames[s.status]...)
+	} else {
+		e.buf = append(e.buf, "unset"...)
+	}
+	e.buf = append(e.buf, '"')
+	if s.statusMsg != 0 {
+		e.rawKey("status_message")
+		e.str(m.strs[s.statusMsg])
+	}
+	if sh := cw.l.shift[i]; sh != 0 {
+		e.rawKey("clock_skew_shift_ns")
+		e.int(sh)
+	}
+	if s.attrsLen > 0 {
+		e.rawKey("attributes")
+		e.buf = append(e.buf, m.arena[s.attrs:s.attrs+int(s.attrsLen)]...)
+	}
+	if s.nLinks > 0 {
+		e.rawKey("links")
+		e.buf = append(e.buf, '[')
+		for k := s.links; k < s.links+s.nLinks; k++ {
+			if k > s.links {
+				e.buf = append(e.buf, ',')
+			}
+			e.buf = append(e.buf, `{"trace_id":`...)
+			e.hex(m.links[k].trace[:])
+			e.buf = append(e.buf, `,"span_id":`...)
+			e.hex(m.links[k].id[:])
+			e.buf = append(e.buf, '}')
+		}
+		e.buf = append(e.buf, ']')
+	}
+	e.buf = append(e.buf, "}}"...)
+}
+
+func (cw *chromeWriter) instant(i int32, ev *eventRec) {
+	cw.begin()
+	m, e := cw.m, &cw.enc
+	s := &m.spans[i]
+	e.buf = append(e.buf, `{"ph":"i","s":"t","name":`...)
+	e.str(m.strs[ev.name])
+	e.buf = append(e.buf, `,"cat":`...)
+	cw.cat(s.scope)
+	cw.pos(i, ev.ts)
+	e.buf = append(e.buf, `,"args":{"span_id":`...)
+	e.hex(s.id[:])
+	if ev.attrsLen > 0 {
+		e.rawKey("attributes")
+		e.buf = append(e.buf, m.arena[ev.attrs:ev.attrs+int(ev.attrsLen)]...)
+	}
+	e.buf = append(e.buf, "}}"...)
+}
+
+// flow writes the s/f pair of one arrow. The start sits inside the source slice
+// (clamped to it), the finish at the start of the target slice, bound to it.
+func (cw *chromeWriter) flow(id int64, f flowOut) {
+	m, l, e := cw.m, cw.l, &cw.enc
+	from, to := &m.spans[f.from], &m.spans[f.to]
+	at := to.start + l.shift[f.to] - l.shift[f.from] // target start, in the source's clock
+	if at < from.start {
+		at = from.start
+	}
+	if at > from.end {
+		at = from.end
+	}
+	name := `"child"`
+	if f.link {
+		name = `"link"`
+	}
+	for ph := 0; ph < 2; ph++ {
+		cw.begin()
+		if ph == 0 {
+			e.buf = append(e.buf, `{"ph":"s","name":`...)
+		} else {
+			e.buf = append(e.buf, `{"ph":"f","bp":"e","name":`...)
+		}
+		e.buf = append(e.buf, name...)
+		e.buf = append(e.buf, `,"cat":"flow","id":`...)
+		e.int(id)
+		if ph == 0 {
+			cw.pos(f.from, at)
+		} else {
+			cw.pos(f.to, to.start)
+		}
+		e.buf = append(e.buf, '}')
+	}
 }

@@ -1,18 +1,350 @@
 package converter
 
 import (
+	"bytes"
+	"sort"
+	"strconv"
+	"strings"
+
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
-type model struct {
-	cfg *config
+// The model keeps one compact record per span. Strings are interned and the
+// span's attributes are encoded once, at add time, as the JSON object that will
+// appear in the output, so memory stays close to the size of the output and no
+// pdata structure is retained.
+
+// spanKey identifies a span across inputs: trace ID then span ID.
+type spanKey [24]byte
+
+func keyOf(t pcommon.TraceID, s pcommon.SpanID) spanKey {
+	var k spanKey
+	copy(k[:16], t[:])
+	copy(k[16:], s[:])
+	return k
 }
 
-func newModel(cfg *config) *model { return &model{cfg: cfg} }
+type spanRec struct {
+	trace     pcommon.TraceID
+	id        pcommon.SpanID
+	parent    pcommon.SpanID
+	start     int64 // unix ns
+	end       int64 // unix ns, >= start
+	tid       int64 // thread.id attribute, when hasTID
+	attrs     int   // offset of the encoded attributes object in model.arena
+	attrsLen  int32
+	name      uint32 // display name
+	scope     uint32 // instrumentation scope name (cat)
+	proc      uint32 // index into model.procs
+	statusMsg uint32
+	tname     uint32 // thread.name attribute
+	events    int32 // first index into model.events
+	nEvents   int32
+	links     int32 // first index into model.links
+	nLinks    int32
+	kind      ptrace.SpanKind
+	status    ptrace.StatusCode
+	hasTID    bool
+}
 
-func (m *model) addTraces(td ptrace.Traces) {}
+type eventRec struct {
+	ts       int64
+	name     uint32
+	attrs    int
+	attrsLen int32
+}
 
-func (m *model) len() int { return 0 }
+type linkRec struct {
+	trace pcommon.TraceID
+	id    pcommon.SpanID
+}
 
-func (m *model) traceIDs() []pcommon.TraceID { return nil }
+// procRec is one service instance: the Chrome process.
+type procRec struct {
+	key     string // service.name + identifying resource attributes
+	service string
+	labels  string // comma-separated, for process_labels
+}
+
+type model struct {
+	cfg    *config
+	strs   []string
+	strIdx map[string]uint32
+	spans  []spanRec
+	index  map[spanKey]int32
+	events []eventRec
+	links  []linkRec
+	procs  []procRec
+	pidx   map[string]uint32
+	arena  []byte
+	enc    encoder // scratch for attribute encoding
+}
+
+func newModel(cfg *config) *model {
+	m := &model{
+		cfg:    cfg,
+		strIdx: map[string]uint32{},
+		index:  map[spanKey]int32{},
+		pidx:   map[string]uint32{},
+	}
+	m.str("") // index 0 is the empty string
+	return m
+}
+
+func (m *model) str(s string) uint32 {
+	if i, ok := m.strIdx[s]; ok {
+		return i
+	}
+	i := uint32(len(m.strs))
+	s = strings.Clone(s) // do not pin the decoded input
+	m.strs = append(m.strs, s)
+	m.strIdx[s] = i
+	return i
+}
+
+func (m *model) len() int { return len(m.spans) }
+
+func (m *model) traceIDs() []pcommon.TraceID {
+	seen := map[pcommon.TraceID]struct{}{}
+	var ids []pcommon.TraceID
+	for i := range m.spans {
+		t := m.spans[i].trace
+		if _, ok := seen[t]; !ok {
+			seen[t] = struct{}{}
+			ids = append(ids, t)
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool { return bytes.Compare(ids[i][:], ids[j][:]) < 0 })
+	return ids
+}
+
+// Resource attributes that tell service instances apart, in label order.
+var instanceKeys = []string{"service.instance.id", "host.name", "process.pid", "k8s.pod.name", "container.id"}
+
+// Resource attributes shown as process labels besides the instance keys.
+var labelKeys = []string{"service.namespace", "service.version", "deployment.environment.name", "deployment.environment", "telemetry.sdk.language"}
+
+func (m *model) proc(res pcommon.Resource) uint32 {
+	attrs := res.Attributes()
+	service := "unknown_service"
+	if v, ok := attrs.Get("service.name"); ok && v.AsString() != "" {
+		service = v.AsString()
+	}
+	var key strings.Builder
+	key.WriteString(service)
+	var labels []string
+	for _, k := range instanceKeys {
+		if v, ok := attrs.Get(k); ok {
+			s := v.AsString()
+			key.WriteString("\x00" + k + "=" + s)
+			labels = append(labels, k+"="+s)
+		}
+	}
+	if i, ok := m.pidx[key.String()]; ok {
+		return i
+	}
+	for _, k := range labelKeys {
+		if v, ok := attrs.Get(k); ok {
+			labels = append(labels, k+"="+v.AsString())
+		}
+	}
+	i := uint32(len(m.procs))
+	m.procs = append(m.procs, procRec{key: key.String(), service: service, labels: strings.Join(labels, ",")})
+	m.pidx[key.String()] = i
+	return i
+}
+
+func (m *model) addTraces(td ptrace.Traces) {
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		res := rs.Resource()
+		if m.cfg.services != nil {
+			name := ""
+			if v, ok := res.Attributes().Get("service.name"); ok {
+				name = v.AsString()
+			}
+			if _, ok := m.cfg.services[name]; !ok {
+				continue
+			}
+		}
+		proc := uint32(0)
+		procSet := false
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			ss := sss.At(j)
+			scope := ss.Scope().Name()
+			spans := ss.Spans()
+			for k := 0; k < spans.Len(); k++ {
+				sp := spans.At(k)
+				if !m.keep(sp) {
+					continue
+				}
+				if !procSet {
+					proc, procSet = m.proc(res), true
+				}
+				m.addSpan(sp, proc, scope)
+			}
+		}
+	}
+}
+
+func (m *model) keep(sp ptrace.Span) bool {
+	c := m.cfg
+	if c.traceIDs != nil {
+		if _, ok := c.traceIDs[sp.TraceID()]; !ok {
+			return false
+		}
+	}
+	start, end := int64(sp.StartTimestamp()), int64(sp.EndTimestamp())
+	if end < start {
+		end = start
+	}
+	if c.minDuration > 0 && end-start < c.minDuration {
+		return false
+	}
+	if c.windowStart != 0 && end < c.windowStart {
+		return false
+	}
+	if c.windowEnd != 0 && start >= c.windowEnd {
+		return false
+	}
+	return true
+}
+
+func (m *model) addSpan(sp ptrace.Span, proc uint32, scope string) {
+	key := keyOf(sp.TraceID(), sp.SpanID())
+	if _, dup := m.index[key]; dup {
+		// The same span from two inputs (say an OTLP dump and a Jaeger export of
+		// the same trace): the first one wins, so merging is idempotent.
+		return
+	}
+	r := spanRec{
+		trace:  sp.TraceID(),
+		id:     sp.SpanID(),
+		parent: sp.ParentSpanID(),
+		start:  int64(sp.StartTimestamp()),
+		end:    int64(sp.EndTimestamp()),
+		scope:  m.str(scope),
+		proc:   proc,
+		kind:   sp.Kind(),
+		status: sp.Status().Code(),
+	}
+	if r.end < r.start {
+		r.end = r.start
+	}
+	if msg := sp.Status().Message(); msg != "" {
+		r.statusMsg = m.str(truncate(msg, m.cfg.maxAttributeLen))
+	}
+	attrs := sp.Attributes()
+	r.name = m.str(displayName(sp.Name(), attrs))
+	if v, ok := attrs.Get("thread.id"); ok {
+		switch v.Type() {
+		case pcommon.ValueTypeInt:
+			r.tid, r.hasTID = v.Int(), true
+		case pcommon.ValueTypeStr:
+			if n, err := strconv.ParseInt(v.Str(), 10, 64); err == nil {
+				r.tid, r.hasTID = n, true
+			}
+		}
+	}
+	if v, ok := attrs.Get("thread.name"); ok {
+		r.tname = m.str(truncate(v.AsString(), 256))
+	}
+	r.attrs, r.attrsLen = m.encodeAttrs(attrs)
+
+	evs := sp.Events()
+	r.events, r.nEvents = int32(len(m.events)), int32(evs.Len())
+	for i := 0; i < evs.Len(); i++ {
+		e := evs.At(i)
+		er := eventRec{ts: int64(e.Timestamp()), name: m.str(eventName(e))}
+		er.attrs, er.attrsLen = m.encodeAttrs(e.Attributes())
+		m.events = append(m.events, er)
+	}
+	links := sp.Links()
+	r.links, r.nLinks = int32(len(m.links)), int32(links.Len())
+	for i := 0; i < links.Len(); i++ {
+		l := links.At(i)
+		m.links = append(m.links, linkRec{trace: l.TraceID(), id: l.SpanID()})
+	}
+	m.index[key] = int32(len(m.spans))
+	m.spans = append(m.spans, r)
+}
+
+func (m *model) encodeAttrs(attrs pcommon.Map) (int, int32) {
+	if attrs.Len() == 0 {
+		return 0, 0
+	}
+	m.enc.buf = m.enc.buf[:0]
+	m.enc.attrMap(attrs, m.cfg.maxAttributeLen, 0)
+	off := len(m.arena)
+	m.arena = append(m.arena, m.enc.buf...)
+	return off, int32(len(m.enc.buf))
+}
+
+var httpMethods = map[string]bool{
+	"GET": true, "POST": true, "PUT": true, "DELETE": true, "PATCH": true,
+	"HEAD": true, "OPTIONS": true, "CONNECT": true, "TRACE": true,
+}
+
+// displayName makes terse HTTP span names readable: otelhttp names spans just
+// "GET" or "HTTP GET"; the route (or else the URL path) says which request it was.
+func displayName(name string, attrs pcommon.Map) string {
+	method := strings.TrimPrefix(name, "HTTP ")
+	if !httpMethods[method] {
+		if name == "" {
+			return "(unnamed span)"
+		}
+		return name
+	}
+	for _, k := range []string{"http.route", "url.path", "http.target"} {
+		if v, ok := attrs.Get(k); ok && v.AsString() != "" {
+			p := v.AsString()
+			if i := strings.IndexAny(p, "?#"); i >= 0 {
+				p = p[:i]
+			}
+			return name + " " + truncate(p, 256)
+		}
+	}
+	if v, ok := attrs.Get("url.full"); ok {
+		return name + " " + truncate(v.AsString(), 256)
+	}
+	return name
+}
+
+// eventName names an instant: exceptions carry their type and message so they
+// are readable without opening the args.
+func eventName(e ptrace.SpanEvent) string {
+	name := e.Name()
+	if name != "exception" {
+		if name == "" {
+			return "(unnamed event)"
+		}
+		return name
+	}
+	attrs := e.Attributes()
+	var parts []string
+	if v, ok := attrs.Get("exception.type"); ok && v.AsString() != "" {
+		parts = append(parts, v.AsString())
+	}
+	if v, ok := attrs.Get("exception.message"); ok && v.AsString() != "" {
+		parts = append(parts, v.AsString())
+	}
+	if len(parts) == 0 {
+		return name
+	}
+	return "exception: " + truncate(strings.Join(parts, ": "), 200)
+}
+
+// truncate cuts s to at most n bytes on a UTF-8 boundary, marking the cut.
+func truncate(s string, n int) string {
+	if n <= 0 || len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && cut < len(s) && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return s[:cut] + "…"
+}

@@ -1,0 +1,161 @@
+package converter
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// decodeJSON decodes one JSON document, or JSON Lines (one document per line, as
+// the collector file exporter writes), each of which may be OTLP JSON or one of
+// the Jaeger shapes.
+func (d *decoder) decodeJSON(name string, data []byte) error {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	if lines := isJSONLines(data); lines {
+		line, start := 0, 0
+		for start < len(data) {
+			line++
+			end := bytes.IndexByte(data[start:], '\n')
+			if end < 0 {
+				end = len(data)
+			} else {
+				end += start
+			}
+			doc := bytes.TrimSpace(data[start:end])
+			if len(doc) > 0 {
+				if err := d.decodeDoc(doc); err != nil {
+					return fmt.Errorf("%s: line %d: %w", name, line, err)
+				}
+			}
+			start = end + 1
+		}
+		return nil
+	}
+	if err := d.decodeDoc(data); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// isJSONLines reports whether data holds more than one JSON document, one per
+// line: the first line is a complete document and something follows it.
+func isJSONLines(data []byte) bool {
+	nl := bytes.IndexByte(data, '\n')
+	if nl < 0 {
+		return false
+	}
+	if len(bytes.TrimSpace(data[nl:])) == 0 {
+		return false
+	}
+	first := bytes.TrimSpace(data[:nl])
+	return len(first) > 0 && json.Valid(first)
+}
+
+// envelope holds the top-level keys that tell the JSON shapes apart.
+type envelope struct {
+	ResourceSpans  json.RawMessage `json:"resourceSpans"`
+	ResourceSpans2 json.RawMessage `json:"resource_spans"`
+	Data           json.RawMessage `json:"data"`
+	Result         json.RawMessage `json:"result"`
+	Error          json.RawMessage `json:"error"`
+	Errors         json.RawMessage `json:"errors"`
+}
+
+func (d *decoder) decodeDoc(doc []byte) error {
+	if looksLikeOTLP(doc) {
+		return d.decodeOTLPJSON(doc, formatOTLPJSON)
+	}
+	var env envelope
+	if err := json.Unmarshal(doc, &env); err != nil {
+		return jsonError("JSON", doc, err)
+	}
+	switch {
+	case hasValue(env.Error):
+		return jaegerV3Error(env.Error)
+	case hasValue(env.Result):
+		var res struct {
+			ResourceSpans json.RawMessage `json:"resourceSpans"`
+		}
+		if err := json.Unmarshal(env.Result, &res); err != nil || !hasValue(res.ResourceSpans) && !bytes.Equal(bytes.TrimSpace(env.Result), []byte("{}")) {
+			return fmt.Errorf("%s: \"result\" holds no resourceSpans", formatJaegerV3JSON)
+		}
+		return d.decodeOTLPJSON(env.Result, formatJaegerV3JSON)
+	case hasValue(env.Data) || hasValue(env.Errors):
+		return d.decodeJaeger(doc)
+	case hasValue(env.ResourceSpans) || hasValue(env.ResourceSpans2):
+		return d.decodeOTLPJSON(doc, formatOTLPJSON)
+	}
+	if bytes.HasPrefix(bytes.TrimSpace(doc), []byte("[")) {
+		return errors.New("a JSON array is not a known trace format; want an OTLP JSON object or a Jaeger export")
+	}
+	if bytes.Equal(bytes.TrimSpace(doc), []byte("{}")) {
+		return nil // an empty OTLP request: valid, no spans
+	}
+	return errors.New("JSON object is not a known trace format: no resourceSpans (OTLP), data (Jaeger) or result (Jaeger api_v3) key")
+}
+
+// looksLikeOTLP is a fast path that avoids scanning a large OTLP document twice:
+// OTLP JSON writers put resourceSpans first.
+func looksLikeOTLP(doc []byte) bool {
+	head := doc
+	if len(head) > 64 {
+		head = head[:64]
+	}
+	head = bytes.TrimLeft(head, " \t\r\n")
+	if !bytes.HasPrefix(head, []byte("{")) {
+		return false
+	}
+	head = bytes.TrimLeft(head[1:], " \t\r\n")
+	return bytes.HasPrefix(head, []byte(`"resourceSpans"`)) || bytes.HasPrefix(head, []byte(`"resource_spans"`))
+}
+
+func hasValue(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) > 0 && !bytes.Equal(raw, []byte("null"))
+}
+
+func (d *decoder) decodeOTLPJSON(doc []byte, format string) error {
+	// The pdata unmarshaler reports position poorly for syntax errors, so the
+	// standard library's scanner finds those first, with an offset.
+	if !json.Valid(doc) {
+		var v any
+		return jsonError(format, doc, json.Unmarshal(doc, &v))
+	}
+	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(doc)
+	if err != nil {
+		return fmt.Errorf("%s: %w", format, err)
+	}
+	d.add(td)
+	return nil
+}
+
+// jsonError adds the line and column of a JSON error to its message.
+func jsonError(format string, doc []byte, err error) error {
+	var off int64 = -1
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset
+	case errors.As(err, &te):
+		off = te.Offset
+	}
+	if off < 0 {
+		return fmt.Errorf("%s: %w", format, err)
+	}
+	line, col := lineCol(doc, off)
+	return fmt.Errorf("%s: at byte %d (line %d, column %d): %w", format, off, line, col, err)
+}
+
+func lineCol(doc []byte, off int64) (line, col int) {
+	if off > int64(len(doc)) {
+		off = int64(len(doc))
+	}
+	before := doc[:off]
+	line = bytes.Count(before, []byte("\n")) + 1
+	col = int(off) - bytes.LastIndexByte(before, '\n')
+	return line, col
+}

@@ -1,0 +1,356 @@
+package converter
+
+import (
+	"bytes"
+	"sort"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// layout is the placement of a set of spans on the Chrome timeline: which
+// process and lane each span sits on, how far clock-skew correction moved it,
+// and which flow arrows join spans on different lanes. It is computed from the
+// model only; the encoder turns it into events.
+type layout struct {
+	sel    []int32 // model span indices, in emission order (by pid, lane, start)
+	parent []int32 // per model span: model index of the parent in sel, or -1
+	depth  []int32 // per model span: depth in its trace tree
+	shift  []int64 // per model span: clock-skew shift in ns
+	lane   []int32 // per model span: index into lanes
+	procs  []procOut
+	lanes  []laneOut
+	flows  []flowOut
+	origin int64 // ns subtracted from every timestamp
+	shifts []Shift
+}
+
+type procOut struct {
+	rec  uint32 // index into model.procs
+	pid  int64
+	sort int
+}
+
+type laneOut struct {
+	proc int // index into layout.procs
+	tid  int64
+	name string
+	sort int
+}
+
+type flowOut struct {
+	from, to int32 // model span indices
+	link     bool  // a span link rather than a parent->child hop
+}
+
+func (m *model) layout(only *pcommon.TraceID, cfg *config) *layout {
+	n := len(m.spans)
+	l := &layout{
+		parent: make([]int32, n),
+		depth:  make([]int32, n),
+		shift:  make([]int64, n),
+		lane:   make([]int32, n),
+	}
+	in := func(i int32) bool { return only == nil || m.spans[i].trace == *only }
+	for i := range m.spans {
+		l.parent[i] = -1
+		l.lane[i] = -1
+		if !in(int32(i)) {
+			continue
+		}
+		l.sel = append(l.sel, int32(i))
+		s := &m.spans[i]
+		if s.parent.IsEmpty() || s.parent == s.id {
+			continue
+		}
+		if p, ok := m.index[keyOf(s.trace, s.parent)]; ok {
+			l.parent[i] = p
+		}
+	}
+	order := l.treeOrder(m)
+	if !cfg.noSkewFix {
+		l.fixSkew(m, order)
+	}
+	if len(l.sel) > 0 && !cfg.absoluteTime {
+		l.origin = m.spans[l.sel[0]].start + l.shift[l.sel[0]]
+		for _, i := range l.sel {
+			if t := m.spans[i].start + l.shift[i]; t < l.origin {
+				l.origin = t
+			}
+		}
+	}
+	l.placeLanes(m)
+	l.addFlows(m)
+	return l
+}
+
+// treeOrder returns the selected spans with every parent before its children,
+// computing depths on the way. Parent cycles (only hostile input has them) are
+// broken by treating one span of the cycle as a root.
+func (l *layout) treeOrder(m *model) []int32 {
+	children := make(map[int32][]int32)
+	var roots []int32
+	for _, i := range l.sel {
+		if p := l.parent[i]; p >= 0 {
+			children[p] = append(children[p], i)
+		} else {
+			roots = append(roots, i)
+		}
+	}
+	visited := make([]bool, len(m.spans))
+	order := make([]int32, 0, len(l.sel))
+	walk := func(root int32) {
+		visited[root] = true
+		l.depth[root] = 0
+		start := len(order)
+		order = append(order, root)
+		for q := start; q < len(order); q++ {
+			i := order[q]
+			for _, c := range children[i] {
+				if !visited[c] {
+					visited[c] = true
+					l.depth[c] = l.depth[i] + 1
+					order = append(order, c)
+				}
+			}
+		}
+	}
+	for _, r := range roots {
+		walk(r)
+	}
+	for _, i := range l.sel {
+		if !visited[i] {
+			l.parent[i] = -1
+			walk(i)
+		}
+	}
+	return order
+}
+
+// fixSkew moves spans whose clock disagrees with their parent's in another
+// service, as Jaeger's clock-skew adjuster does: a child that starts before its
+// parent (or a synchronous server span that ends after its client) is centred in
+// the parent, and the shift carries to its descendants in the same process.
+func (l *layout) fixSkew(m *model, order []int32) {
+	for _, i := range order {
+		p := l.parent[i]
+		if p < 0 {
+			continue
+		}
+		s, ps := &m.spans[i], &m.spans[p]
+		if s.proc == ps.proc {
+			l.shift[i] = l.shift[p]
+			continue
+		}
+		pStart, pEnd := ps.start+l.shift[p], ps.end+l.shift[p]
+		sync := s.kind == ptrace.SpanKindServer && ps.kind == ptrace.SpanKindClient
+		if s.start >= pStart && (!sync || s.end <= pEnd) {
+			continue
+		}
+		dur, pdur := s.end-s.start, pEnd-pStart
+		newStart := pStart
+		if dur <= pdur {
+			newStart = pStart + (pdur-dur)/2
+		}
+		d := newStart - s.start
+		if d == 0 {
+			continue
+		}
+		l.shift[i] = d
+		l.shifts = append(l.shifts, Shift{
+			TraceID: s.trace, SpanID: s.id, Service: m.procs[s.proc].service, Delta: d,
+		})
+	}
+}
+
+// laneState is the stack of slices open on a lane during placement.
+type laneState struct {
+	ends []int64
+}
+
+// fits reports whether [start, end] nests on the lane, popping slices that ended
+// before start. Spans are placed in start order, so a popped slice can never
+// matter again.
+func (s *laneState) fits(start, end int64) bool {
+	for n := len(s.ends); n > 0 && s.ends[n-1] <= start; n-- {
+		s.ends = s.ends[:n-1]
+	}
+	n := len(s.ends)
+	return n == 0 || s.ends[n-1] >= end
+}
+
+func (s *laneState) push(end int64) { s.ends = append(s.ends, end) }
+
+// placeLanes assigns pids and lanes. Services are ordered by their first
+// span; within a process, a span goes on its thread.id lane when it nests
+// there, else on its parent's lane when it fits inside it, else on the first
+// lane where it nests, else on a new lane. So every lane holds properly nested
+// slices and concurrency shows as parallel lanes.
+func (l *layout) placeLanes(m *model) {
+	byProc := map[uint32][]int32{}
+	for _, i := range l.sel {
+		p := m.spans[i].proc
+		byProc[p] = append(byProc[p], i)
+	}
+	procIDs := make([]uint32, 0, len(byProc))
+	for p := range byProc {
+		procIDs = append(procIDs, p)
+	}
+	// Processes appear in the order their first span starts, so the service
+	// that received the request sits on top; names break ties.
+	firstStart := map[uint32]int64{}
+	for p, spans := range byProc {
+		first := m.spans[spans[0]].start + l.shift[spans[0]]
+		for _, i := range spans {
+			if t := m.spans[i].start + l.shift[i]; t < first {
+				first = t
+			}
+		}
+		firstStart[p] = first
+	}
+	sort.Slice(procIDs, func(a, b int) bool {
+		if fa, fb := firstStart[procIDs[a]], firstStart[procIDs[b]]; fa != fb {
+			return fa < fb
+		}
+		pa, pb := &m.procs[procIDs[a]], &m.procs[procIDs[b]]
+		if pa.service != pb.service {
+			return pa.service < pb.service
+		}
+		return pa.key < pb.key
+	})
+	sel := l.sel[:0]
+	for pi, p := range procIDs {
+		l.procs = append(l.procs, procOut{rec: p, pid: int64(pi + 1), sort: pi})
+		spans := byProc[p]
+		sort.Slice(spans, func(a, b int) bool { return l.less(m, spans[a], spans[b]) })
+
+		type threadLane struct {
+			lane  int32
+			state laneState
+		}
+		threads := map[int64]*threadLane{}
+		usedTID := map[int64]bool{}
+		for _, i := range spans {
+			if s := &m.spans[i]; s.hasTID && s.tid > 0 {
+				usedTID[s.tid] = true
+			}
+		}
+		var packed []int32 // lanes without a thread.id, in creation order
+		states := map[int32]*laneState{}
+		nextTID := int64(1)
+		newLane := func(name string) int32 {
+			for usedTID[nextTID] {
+				nextTID++
+			}
+			usedTID[nextTID] = true
+			idx := int32(len(l.lanes))
+			l.lanes = append(l.lanes, laneOut{proc: pi, tid: nextTID, name: name})
+			states[idx] = &laneState{}
+			return idx
+		}
+		for _, i := range spans {
+			s := &m.spans[i]
+			start, end := s.start+l.shift[i], s.end+l.shift[i]
+			lane := int32(-1)
+			if s.hasTID && s.tid > 0 {
+				t := threads[s.tid]
+				if t == nil {
+					name := m.strs[s.tname]
+					if name == "" {
+						name = "thread " + itoa(s.tid)
+					}
+					t = &threadLane{lane: int32(len(l.lanes))}
+					l.lanes = append(l.lanes, laneOut{proc: pi, tid: s.tid, name: name})
+					states[t.lane] = &t.state
+					threads[s.tid] = t
+				}
+				if t.state.fits(start, end) {
+					lane = t.lane
+				}
+			}
+			if p := l.parent[i]; lane < 0 && p >= 0 && m.spans[p].proc == s.proc {
+				if pl := l.lane[p]; pl >= 0 && states[pl].fits(start, end) {
+					lane = pl
+				}
+			}
+			if lane < 0 {
+				for _, pl := range packed {
+					if states[pl].fits(start, end) {
+						lane = pl
+						break
+					}
+				}
+			}
+			if lane < 0 {
+				lane = newLane("lane " + itoa(int64(len(packed)+1)))
+				packed = append(packed, lane)
+			}
+			states[lane].push(end)
+			l.lane[i] = lane
+		}
+		// Emit spans lane by lane, each lane in start order.
+		first := len(l.lanes)
+		for li := range l.lanes {
+			if l.lanes[li].proc == pi && li < first {
+				first = li
+			}
+		}
+		laneIdx := make([]int32, 0, len(l.lanes)-first)
+		for li := first; li < len(l.lanes); li++ {
+			laneIdx = append(laneIdx, int32(li))
+		}
+		sort.SliceStable(laneIdx, func(a, b int) bool { return l.lanes[laneIdx[a]].tid < l.lanes[laneIdx[b]].tid })
+		pos := map[int32]int{}
+		for k, li := range laneIdx {
+			pos[li] = k
+			l.lanes[li].sort = k
+		}
+		sort.SliceStable(spans, func(a, b int) bool {
+			return pos[l.lane[spans[a]]] < pos[l.lane[spans[b]]]
+		})
+		sel = append(sel, spans...)
+	}
+	l.sel = sel
+}
+
+// less orders spans for placement: by start, longer first, parents before
+// children, then by IDs so equal spans still order deterministically.
+func (l *layout) less(m *model, a, b int32) bool {
+	sa, sb := &m.spans[a], &m.spans[b]
+	if x, y := sa.start+l.shift[a], sb.start+l.shift[b]; x != y {
+		return x < y
+	}
+	if x, y := sa.end+l.shift[a], sb.end+l.shift[b]; x != y {
+		return x > y
+	}
+	if l.depth[a] != l.depth[b] {
+		return l.depth[a] < l.depth[b]
+	}
+	if c := bytes.Compare(sa.trace[:], sb.trace[:]); c != 0 {
+		return c < 0
+	}
+	return bytes.Compare(sa.id[:], sb.id[:]) < 0
+}
+
+func (l *layout) addFlows(m *model) {
+	for _, i := range l.sel {
+		if p := l.parent[i]; p >= 0 && l.lane[p] != l.lane[i] {
+			l.flows = append(l.flows, flowOut{from: p, to: i})
+		}
+		s := &m.spans[i]
+		for k := s.links; k < s.links+s.nLinks; k++ {
+			lk := m.links[k]
+			j, ok := m.index[keyOf(lk.trace, lk.id)]
+			if !ok || j == i || l.lane[j] < 0 {
+				continue
+			}
+			l.flows = append(l.flows, flowOut{from: j, to: i, link: true})
+		}
+	}
+}
+
+func itoa(n int64) string {
+	var e encoder
+	e.int(n)
+	return string(e.buf)
+}
