@@ -1,13 +1,37 @@
 package main
 
 import (
-	"errors"
+	"bufio"
+	"compress/gzip"
+	"encoding/hex"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"golang.org/x/term"
 
 	"github.com/otel2chrome/otel2chrome/converter"
 )
+
+// version is set at link time (-ldflags "-X main.version=v1.2.3"); otherwise the
+// module version from the build info is used.
+var version = ""
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
 
 // input is one source of trace data for the converter.
 type input struct {
@@ -15,29 +39,332 @@ type input struct {
 	open func() (io.ReadCloser, error) // opened once, when converted
 }
 
-// convertFlags are the flags every converting command shares: output file,
-// filters and time base.
+// fileInputs turns command-line arguments into inputs; none or "-" is stdin.
+func fileInputs(args []string, stdin io.Reader) []input {
+	if len(args) == 0 {
+		args = []string{"-"}
+	}
+	inputs := make([]input, 0, len(args))
+	for _, a := range args {
+		if a == "-" {
+			inputs = append(inputs, input{name: "<stdin>", open: func() (io.ReadCloser, error) { return io.NopCloser(stdin), nil }})
+			continue
+		}
+		inputs = append(inputs, input{name: a, open: func() (io.ReadCloser, error) { return os.Open(a) }})
+	}
+	return inputs
+}
+
+// convertFlags are the flags every converting command shares: output, filters
+// and time base.
 type convertFlags struct {
-	output string
-	// filled by the converting commands
+	output       string
+	split        string
+	traceIDs     []string
+	services     []string
+	minDuration  time.Duration
+	start, end   string
+	absoluteTime bool
+	noSkewFix    bool
+	maxAttrLen   int
+	maxInput     int64
+	quiet        bool
 }
 
 func (f *convertFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&f.output, "output", "o", "", "write to `FILE` (.gz compresses); default stdout")
+	fs := cmd.Flags()
+	fs.StringVarP(&f.output, "output", "o", "", "write the trace to `FILE` (a .gz name compresses it); default stdout")
+	fs.StringVar(&f.split, "split", "", "write one file per trace into `DIR` (trace-<id>.json) instead of one timeline")
+	fs.StringSliceVar(&f.traceIDs, "trace-id", nil, "keep only these traces (hex `ID`; repeat or comma-separate)")
+	fs.StringSliceVar(&f.services, "service", nil, "keep only spans of these service.name values (repeat or comma-separate)")
+	fs.DurationVar(&f.minDuration, "min-duration", 0, "drop spans shorter than this (e.g. 1ms)")
+	fs.StringVar(&f.start, "start", "", "drop spans that end before this `TIME` (RFC 3339)")
+	fs.StringVar(&f.end, "end", "", "drop spans that start at or after this `TIME` (RFC 3339)")
+	fs.BoolVar(&f.absoluteTime, "absolute-time", false, "write timestamps as µs since the Unix epoch instead of since the first span (loses sub-µs precision in viewers)")
+	fs.BoolVar(&f.noSkewFix, "no-skew-fix", false, "do not correct clock skew between services")
+	fs.IntVar(&f.maxAttrLen, "max-attr-len", converter.DefaultMaxAttributeLen, "truncate attribute values longer than this many bytes (0 keeps them whole)")
+	fs.Int64Var(&f.maxInput, "max-input-size", converter.DefaultMaxInputSize, "refuse inputs larger than this many bytes after decompression")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print only errors on stderr")
+}
+
+// options turns the flags into converter options.
+func (f *convertFlags) options() ([]converter.Option, error) {
+	opts := []converter.Option{
+		converter.WithMaxAttributeLen(f.maxAttrLen),
+		converter.WithMaxInputSize(f.maxInput),
+		converter.WithAbsoluteTime(f.absoluteTime),
+	}
+	if f.noSkewFix {
+		opts = append(opts, converter.WithoutSkewCorrection())
+	}
+	if len(f.traceIDs) > 0 {
+		ids := make([]pcommon.TraceID, 0, len(f.traceIDs))
+		for _, s := range f.traceIDs {
+			id, err := parseTraceID(s)
+			if err != nil {
+				return nil, fmt.Errorf("--trace-id %q: %w", s, err)
+			}
+			ids = append(ids, id)
+		}
+		opts = append(opts, converter.WithTraceIDs(ids...))
+	}
+	if len(f.services) > 0 {
+		opts = append(opts, converter.WithServices(f.services...))
+	}
+	if f.minDuration < 0 {
+		return nil, fmt.Errorf("--min-duration %v: must not be negative", f.minDuration)
+	}
+	if f.minDuration > 0 {
+		opts = append(opts, converter.WithMinDuration(f.minDuration))
+	}
+	var start, end time.Time
+	var err error
+	if f.start != "" {
+		if start, err = time.Parse(time.RFC3339Nano, f.start); err != nil {
+			return nil, fmt.Errorf("--start: %w", err)
+		}
+	}
+	if f.end != "" {
+		if end, err = time.Parse(time.RFC3339Nano, f.end); err != nil {
+			return nil, fmt.Errorf("--end: %w", err)
+		}
+	}
+	if !start.IsZero() || !end.IsZero() {
+		if !start.IsZero() && !end.IsZero() && !end.After(start) {
+			return nil, fmt.Errorf("--end %s is not after --start %s", f.end, f.start)
+		}
+		opts = append(opts, converter.WithTimeWindow(start, end))
+	}
+	return opts, nil
+}
+
+// parseTraceID reads a trace ID of up to 32 hex digits (shorter IDs, as Jaeger
+// writes them, are left-padded with zeros).
+func parseTraceID(s string) (pcommon.TraceID, error) {
+	var id pcommon.TraceID
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > 32 {
+		return id, fmt.Errorf("want 1 to 32 hex digits")
+	}
+	s = strings.Repeat("0", 32-len(s)) + s
+	if _, err := hex.Decode(id[:], []byte(s)); err != nil {
+		return id, fmt.Errorf("not hex")
+	}
+	return id, nil
 }
 
 // run converts inputs into one timeline and writes it as the flags say.
 func (f *convertFlags) run(cmd *cobra.Command, inputs []input, extra ...converter.Option) error {
-	return errors.New("not implemented")
+	opts, err := f.options()
+	if err != nil {
+		return err
+	}
+	stderr := cmd.ErrOrStderr()
+	prog := newProgress(stderr, f.quiet)
+	opts = append(opts, converter.WithProgress(prog.update))
+	opts = append(opts, extra...)
+	c := converter.New(opts...)
+	for _, in := range inputs {
+		if err := cmd.Context().Err(); err != nil {
+			return err
+		}
+		rc, err := in.open()
+		if err != nil {
+			return err // os.Open errors already name the file
+		}
+		err = c.Decode(in.name, rc)
+		rc.Close()
+		prog.done(in.name)
+		if err != nil {
+			return err
+		}
+	}
+	if c.Len() == 0 {
+		if len(f.traceIDs) > 0 || len(f.services) > 0 || f.minDuration > 0 || f.start != "" || f.end != "" {
+			return fmt.Errorf("no spans left after the filters (%d input(s) read)", len(inputs))
+		}
+		return fmt.Errorf("no spans in the input (%d input(s) read)", len(inputs))
+	}
+	if f.split != "" {
+		return f.writeSplit(cmd, c)
+	}
+	var st converter.Stats
+	if f.output == "" || f.output == "-" {
+		w := bufio.NewWriterSize(cmd.OutOrStdout(), 256<<10)
+		if st, err = c.Encode(w); err == nil {
+			err = w.Flush()
+		}
+	} else {
+		err = writeAtomic(f.output, func(w io.Writer) error {
+			var err error
+			st, err = c.Encode(w)
+			return err
+		})
+	}
+	if err != nil {
+		return err
+	}
+	f.report(stderr, f.output, st)
+	return nil
+}
+
+func (f *convertFlags) writeSplit(cmd *cobra.Command, c *converter.Converter) error {
+	if err := os.MkdirAll(f.split, 0o755); err != nil {
+		return err
+	}
+	for _, id := range c.TraceIDs() {
+		path := filepath.Join(f.split, "trace-"+id.String()+".json")
+		var st converter.Stats
+		if err := writeAtomic(path, func(w io.Writer) error {
+			var err error
+			st, err = c.EncodeTrace(w, id)
+			return err
+		}); err != nil {
+			return err
+		}
+		f.report(cmd.ErrOrStderr(), path, st)
+	}
+	return nil
+}
+
+// report prints what was written and every clock-skew correction.
+func (f *convertFlags) report(w io.Writer, path string, st converter.Stats) {
+	if f.quiet {
+		return
+	}
+	const maxShown = 10
+	for i, s := range st.Shifts {
+		if i == maxShown {
+			fmt.Fprintf(w, "otel2chrome: ... and %d more clock-skew corrections\n", len(st.Shifts)-maxShown)
+			break
+		}
+		fmt.Fprintf(w, "otel2chrome: clock skew: moved span %s of %q (trace %s) by %+v to fit its parent\n",
+			s.SpanID, s.Service, s.TraceID, time.Duration(s.Delta))
+	}
+	if path == "" || path == "-" {
+		path = "stdout"
+	}
+	fmt.Fprintf(w, "otel2chrome: wrote %s: %d spans, %d services, %d lanes, %d flows, %d events\n",
+		path, st.Spans, st.Processes, st.Threads, st.Flows, st.Instants)
+}
+
+// writeAtomic writes path through a temporary file in the same directory and
+// renames it into place, so path is always either the old file or a complete
+// new one. A .gz name gzips the content.
+func writeAtomic(path string, write func(io.Writer) error) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("creating output: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(tmp, 256<<10)
+	var w io.Writer = bw
+	var gz *gzip.Writer
+	if strings.HasSuffix(path, ".gz") {
+		gz = gzip.NewWriter(bw)
+		w = gz
+	}
+	if err = write(w); err != nil {
+		return err
+	}
+	if gz != nil {
+		if err = gz.Close(); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+	}
+	if err = bw.Flush(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// progress prints how much of a large input has been read, on one line, when
+// stderr is a terminal.
+type progress struct {
+	w       io.Writer
+	on      bool
+	last    time.Time
+	printed bool
+}
+
+// progressMin is the input size from which progress is shown.
+const progressMin = 16 << 20
+
+func newProgress(w io.Writer, quiet bool) *progress {
+	p := &progress{w: w}
+	if f, ok := w.(*os.File); ok && !quiet {
+		p.on = term.IsTerminal(int(f.Fd()))
+	}
+	return p
+}
+
+func (p *progress) update(name string, read int64) {
+	if !p.on || read < progressMin {
+		return
+	}
+	if now := time.Now(); now.Sub(p.last) >= 200*time.Millisecond {
+		p.last = now
+		p.printed = true
+		fmt.Fprintf(p.w, "\rotel2chrome: reading %s: %d MiB   ", name, read>>20)
+	}
+}
+
+func (p *progress) done(name string) {
+	if p.printed {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.printed = false
+	}
 }
 
 func newRootCmd() *cobra.Command {
 	var flags convertFlags
 	cmd := &cobra.Command{
-		Use:           "otel2chrome [flags] [FILE|-]...",
-		Short:         "Convert OpenTelemetry traces to Chrome Trace Event files",
+		Use:   "otel2chrome [flags] [FILE|-]...",
+		Short: "Convert OpenTelemetry traces to Chrome Trace Event files",
+		Long: `otel2chrome turns OpenTelemetry traces into a Chrome Trace Event file that
+Perfetto UI (ui.perfetto.dev) and chrome://tracing open as one timeline:
+services as processes, requests and functions as nested slices, calls between
+services as flow arrows.
+
+Inputs are detected from their content: OTLP protobuf (one message, or the
+collector file exporter's length-prefixed stream), OTLP JSON or JSON Lines,
+Jaeger JSON (UI download, /api/traces, /api/v3/traces), each optionally gzip
+or zstd compressed. With no FILE, or FILE "-", it reads stdin. Several inputs
+merge into one timeline.`,
+		Example: `  otel2chrome trace.otlp > out.json
+  otel2chrome -o out.json.gz traces.jsonl jaeger-export.json
+  otel2chrome --service checkout --min-duration 1ms -o slow.json spans.pb
+  otel2chrome --split traces/ collector-dump.pb.zst
+  otel2chrome fetch --jaeger http://127.0.0.1:16686 4bf92f3577b34da6a3ce929d0e0e4736 -o t.json
+  otel2chrome view out.json`,
+		Version:       buildVersion(),
+		Args:          cobra.ArbitraryArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return flags.run(cmd, fileInputs(args, cmd.InOrStdin()))
+		},
 	}
 	flags.register(cmd)
 	cmd.AddCommand(newFetchCmd(), newViewCmd())
