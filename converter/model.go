@@ -39,7 +39,7 @@ type spanRec struct {
 	proc      uint32 // index into model.procs
 	statusMsg uint32
 	tname     uint32 // thread.name attribute
-	events    int32 // first index into model.events
+	events    int32  // first index into model.events
 	nEvents   int32
 	links     int32 // first index into model.links
 	nLinks    int32
