@@ -68,6 +68,9 @@ func (d *decoder) decodeDoc(doc []byte) error {
 	if looksLikeOTLP(doc) {
 		return d.decodeOTLPJSON(doc, formatOTLPJSON)
 	}
+	if bytes.HasPrefix(bytes.TrimSpace(doc), []byte("[")) {
+		return errors.New("a JSON array is not a known trace format; want an OTLP JSON object or a Jaeger export")
+	}
 	var env envelope
 	if err := json.Unmarshal(doc, &env); err != nil {
 		return jsonError("JSON", doc, err)
@@ -87,9 +90,6 @@ func (d *decoder) decodeDoc(doc []byte) error {
 		return d.decodeJaeger(doc)
 	case hasValue(env.ResourceSpans) || hasValue(env.ResourceSpans2):
 		return d.decodeOTLPJSON(doc, formatOTLPJSON)
-	}
-	if bytes.HasPrefix(bytes.TrimSpace(doc), []byte("[")) {
-		return errors.New("a JSON array is not a known trace format; want an OTLP JSON object or a Jaeger export")
 	}
 	if bytes.Equal(bytes.TrimSpace(doc), []byte("{}")) {
 		return nil // an empty OTLP request: valid, no spans
@@ -139,7 +139,10 @@ func jsonError(format string, doc []byte, err error) error {
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &se):
-		off = se.Offset
+		off = se.Offset - 1 // Offset counts the offending byte
+		if off < 0 {
+			off = 0
+		}
 	case errors.As(err, &te):
 		off = te.Offset
 	}

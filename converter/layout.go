@@ -3,6 +3,7 @@ package converter
 import (
 	"bytes"
 	"sort"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -153,7 +154,9 @@ func (l *layout) fixSkew(m *model, order []int32) {
 			newStart = pStart + (pdur-dur)/2
 		}
 		d := newStart - s.start
-		if d == 0 {
+		if d == 0 || d > maxSkew || d < -maxSkew {
+			// Beyond maxSkew the data is wrong in some other way; moving
+			// the span would hide that rather than fix a clock.
 			continue
 		}
 		l.shift[i] = d
@@ -162,6 +165,9 @@ func (l *layout) fixSkew(m *model, order []int32) {
 		})
 	}
 }
+
+// maxSkew is the largest clock-skew correction applied.
+const maxSkew = int64(time.Hour)
 
 // laneState is the stack of slices open on a lane during placement.
 type laneState struct {

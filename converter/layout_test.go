@@ -399,3 +399,12 @@ func TestEncodeTrace(t *testing.T) {
 		t.Errorf("slices = %+v, want only trace 2, rebased", r.Slices)
 	}
 }
+
+func validateOrFail(t testing.TB, data []byte) *check.Report {
+	t.Helper()
+	r, err := check.Validate(data)
+	if err != nil {
+		t.Fatalf("invariant violated: %v\n%s", err, data)
+	}
+	return r
+}

@@ -197,7 +197,7 @@ func (m *model) keep(sp ptrace.Span) bool {
 			return false
 		}
 	}
-	start, end := int64(sp.StartTimestamp()), int64(sp.EndTimestamp())
+	start, end := clampTime(sp.StartTimestamp()), clampTime(sp.EndTimestamp())
 	if end < start {
 		end = start
 	}
@@ -224,8 +224,8 @@ func (m *model) addSpan(sp ptrace.Span, proc uint32, scope string) {
 		trace:  sp.TraceID(),
 		id:     sp.SpanID(),
 		parent: sp.ParentSpanID(),
-		start:  int64(sp.StartTimestamp()),
-		end:    int64(sp.EndTimestamp()),
+		start:  clampTime(sp.StartTimestamp()),
+		end:    clampTime(sp.EndTimestamp()),
 		scope:  m.str(scope),
 		proc:   proc,
 		kind:   sp.Kind(),
@@ -258,7 +258,10 @@ func (m *model) addSpan(sp ptrace.Span, proc uint32, scope string) {
 	r.events, r.nEvents = int32(len(m.events)), int32(evs.Len())
 	for i := 0; i < evs.Len(); i++ {
 		e := evs.At(i)
-		er := eventRec{ts: int64(e.Timestamp()), name: m.str(eventName(e))}
+		// An event outside its span (allowed by OTLP) is pinned to the nearest
+		// end, so it stays on the span's slice and never precedes the origin.
+		ts := min(max(clampTime(e.Timestamp()), r.start), r.end)
+		er := eventRec{ts: ts, name: m.str(eventName(e))}
 		er.attrs, er.attrsLen = m.encodeAttrs(e.Attributes())
 		m.events = append(m.events, er)
 	}
@@ -281,6 +284,17 @@ func (m *model) encodeAttrs(attrs pcommon.Map) (int, int32) {
 	off := len(m.arena)
 	m.arena = append(m.arena, m.enc.buf...)
 	return off, int32(len(m.enc.buf))
+}
+
+// maxTime bounds timestamps (year 2116) so that no sum of a time and a
+// clock-skew shift can overflow; only corrupt input comes near it.
+const maxTime = 1 << 62
+
+func clampTime(t pcommon.Timestamp) int64 {
+	if t > maxTime {
+		return maxTime
+	}
+	return int64(t)
 }
 
 var httpMethods = map[string]bool{

@@ -1,0 +1,287 @@
+package converter
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+)
+
+// sampleTraces is a small trace with every feature the decoders carry: two
+// services, kinds, status, attributes of each type, events and links.
+func sampleTraces() ptrace.Traces {
+	b := newTB()
+	root := b.add(spec{trace: 1, id: 1, service: "front", name: "GET", end: 100 * ms, kind: ptrace.SpanKindServer,
+		attrs: map[string]any{"http.route": "/r", "n": int64(-42), "f": 1.5, "ok": true, "list": []any{"a", int64(1)}}})
+	root.Status().SetCode(ptrace.StatusCodeOk)
+	ev := root.Events().AppendEmpty()
+	ev.SetName("cache miss")
+	ev.SetTimestamp(root.StartTimestamp() + 5)
+	ev.Attributes().PutStr("key", "k1")
+	b.add(spec{trace: 1, id: 2, parent: 1, service: "front", name: "call", start: 10 * ms, end: 90 * ms, kind: ptrace.SpanKindClient})
+	srv := b.add(spec{trace: 1, id: 3, parent: 2, service: "back", name: "serve", start: 20*ms + 123, end: 80 * ms, kind: ptrace.SpanKindServer})
+	srv.Status().SetCode(ptrace.StatusCodeError)
+	srv.Status().SetMessage("bad")
+	l := srv.Links().AppendEmpty()
+	l.SetTraceID(traceID(1))
+	l.SetSpanID(spanID(1))
+	return b.td
+}
+
+func encodeOrFail(t testing.TB, c *Converter) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	if _, err := c.Encode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+func protoBytes(t testing.TB, td ptrace.Traces) []byte {
+	b, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func jsonBytes(t testing.TB, td ptrace.Traces) []byte {
+	b, err := (&ptrace.JSONMarshaler{}).MarshalTraces(td)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// lengthPrefixed frames messages as the collector file exporter does.
+func lengthPrefixed(msgs ...[]byte) []byte {
+	var out []byte
+	for _, m := range msgs {
+		out = binary.BigEndian.AppendUint32(out, uint32(len(m)))
+		out = append(out, m...)
+	}
+	return out
+}
+
+func gz(b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+func zst(b []byte) []byte {
+	enc, _ := zstd.NewWriter(nil)
+	defer enc.Close()
+	return enc.EncodeAll(b, nil)
+}
+
+// splitTraces returns td as one ptrace.Traces per resource, so tests can build
+// multi-message streams and JSON Lines.
+func splitTraces(td ptrace.Traces) []ptrace.Traces {
+	var out []ptrace.Traces
+	for i := 0; i < td.ResourceSpans().Len(); i++ {
+		one := ptrace.NewTraces()
+		td.ResourceSpans().At(i).CopyTo(one.ResourceSpans().AppendEmpty())
+		out = append(out, one)
+	}
+	return out
+}
+
+// TestDecodeRoundTrip encodes one trace with pdata's own marshalers in every
+// supported framing and checks each decodes to exactly the timeline that
+// AddTraces gives for the original.
+func TestDecodeRoundTrip(t *testing.T) {
+	td := sampleTraces()
+	want := encodeOrFail(t, func() *Converter { c := New(); c.AddTraces(td); return c }())
+	parts := splitTraces(td)
+	var protos, jsons [][]byte
+	for _, p := range parts {
+		protos = append(protos, protoBytes(t, p))
+		jsons = append(jsons, jsonBytes(t, p))
+	}
+	req, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zstdStream [][]byte
+	for _, p := range protos {
+		zstdStream = append(zstdStream, zst(p))
+	}
+	jsonl := bytes.Join(jsons, []byte("\n"))
+	inputs := map[string][]byte{
+		"proto TracesData":            protoBytes(t, td),
+		"proto ExportTraceServiceReq": req,
+		"proto stream":                lengthPrefixed(protos...),
+		"proto stream, zstd messages": lengthPrefixed(zstdStream...),
+		"proto gzip":                  gz(protoBytes(t, td)),
+		"proto stream zstd":           zst(lengthPrefixed(protos...)),
+		"json":                        jsonBytes(t, td),
+		"json lines":                  jsonl,
+		"json lines, trailing blanks": append(append([]byte{}, jsonl...), "\n\n"...),
+		"json lines gzip":             gz(jsonl),
+		"json, pretty and BOM":        append([]byte("\xef\xbb\xbf  \n"), jsonBytes(t, td)...),
+		"jaeger v3":                   []byte(`{"result":` + string(jsonBytes(t, td)) + `}`),
+	}
+	for name, in := range inputs {
+		t.Run(name, func(t *testing.T) {
+			c := New()
+			if err := c.Decode(name, bytes.NewReader(in)); err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			if got := encodeOrFail(t, c); !bytes.Equal(got, want) {
+				t.Errorf("output differs from AddTraces of the original:\n got %s\nwant %s", got, want)
+			}
+		})
+	}
+}
+
+// TestMergeInputs checks that several inputs merge into one timeline, and that
+// the same spans from two inputs are kept once.
+func TestMergeInputs(t *testing.T) {
+	td := sampleTraces()
+	parts := splitTraces(td)
+	c := New()
+	for i, p := range parts {
+		if err := c.Decode(fmt.Sprintf("part%d", i), bytes.NewReader(protoBytes(t, p))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Decode("again", bytes.NewReader(jsonBytes(t, td))); err != nil {
+		t.Fatal(err)
+	}
+	if c.Len() != 3 {
+		t.Errorf("Len = %d, want 3 (duplicates merged)", c.Len())
+	}
+	whole := New()
+	whole.AddTraces(td)
+	if !bytes.Equal(encodeOrFail(t, c), encodeOrFail(t, whole)) {
+		t.Errorf("merged inputs differ from the whole trace")
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	td := sampleTraces()
+	proto := protoBytes(t, td)
+	stream := lengthPrefixed(proto, proto)
+	js := jsonBytes(t, td)
+	tests := []struct {
+		name string
+		in   []byte
+		opts []Option
+		want []string // substrings of the error
+	}{
+		{"empty", nil, nil, []string{"in.x: empty input"}},
+		{"whitespace", []byte(" \n\t "), nil, []string{"whitespace only"}},
+		{"png", []byte("\x89PNG\r\n\x1a\n"), nil, []string{"unrecognised format", "89 50 4e 47"}},
+		{"text", []byte("hello world"), nil, []string{"unrecognised format"}},
+		{"truncated proto", proto[:len(proto)/2], nil, []string{"OTLP protobuf", "bytes)"}},
+		{"truncated stream body", stream[:len(stream)-10], nil, []string{"OTLP protobuf stream: message 2 at byte " + fmt.Sprint(4+len(proto)), "truncated"}},
+		{"truncated stream prefix", stream[:len(proto)+6], nil, []string{"message 2", "truncated length prefix (2 of 4 bytes)"}},
+		{"corrupt stream message", lengthPrefixed(proto, []byte{0x0a, 0xff, 0xff}), nil, []string{"message 2"}},
+		{"bad json", []byte("{\"resourceSpans\": [\n  {,}]}"), nil, []string{"OTLP JSON", "line 2, column 4"}},
+		{"bad json line", append(append(append([]byte{}, js...), '\n'), []byte(`{"resourceSpans":[{"x"}]}`)...), nil, []string{"in.x: line 2:"}},
+		{"wrong json shape", []byte(`{"hello": 1}`), nil, []string{"not a known trace format"}},
+		{"json array", []byte(`[1,2]`), nil, []string{"JSON array is not a known trace format"}},
+		{"otlp wrong types", []byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz"}]}]}]}`), nil, []string{"OTLP JSON"}},
+		{"jaeger error", []byte(`{"data":null,"total":0,"errors":[{"code":404,"msg":"trace not found"}]}`), nil, []string{"Jaeger JSON", "404 trace not found"}},
+		{"jaeger v3 error", []byte(`{"error":{"grpcCode":5,"httpCode":404,"message":"trace not found","httpStatus":"Not Found"}}`), nil, []string{"api_v3", "404 trace not found"}},
+		{"jaeger bad id", []byte(`{"data":[{"traceID":"1","spans":[{"traceID":"xyz","spanID":"1"}],"processes":{}}]}`), nil, []string{"data[0]", "span 0", "trace ID \"xyz\": not hex"}},
+		{"too large", js, []Option{WithMaxInputSize(100)}, []string{"larger than the limit of 100 bytes"}},
+		{"too large stream", stream, []Option{WithMaxInputSize(100)}, []string{"past the limit of 100 bytes"}},
+		{"bad gzip", append([]byte{0x1f, 0x8b}, "garbage"...), nil, []string{"gzip"}},
+		{"gzip nested too deep", gz(gz(gz(gz(js)))), nil, []string{"nested more than 3 deep"}},
+		{"truncated gzip", gz(js)[:40], nil, []string{"in.x (gzip)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := New(tt.opts...)
+			err := c.Decode("in.x", bytes.NewReader(tt.in))
+			if err == nil {
+				t.Fatalf("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			if !strings.HasPrefix(err.Error(), "in.x") {
+				t.Errorf("error %q does not start with the input name", err)
+			}
+		})
+	}
+}
+
+func TestDecodeJaeger(t *testing.T) {
+	doc := `{"data":[{"traceID":"ab000000000000000000000000000001","spans":[
+	  {"traceID":"ab000000000000000000000000000001","spanID":"0000000000000001","operationName":"GET /r",
+	   "references":[],"startTime":1795424400000000,"duration":100000,
+	   "tags":[{"key":"span.kind","type":"string","value":"server"},{"key":"otel.scope.name","type":"string","value":"lib"},
+	           {"key":"big","type":"int64","value":9007199254740993},{"key":"b","type":"bool","value":true},
+	           {"key":"otel.status_code","type":"string","value":"ERROR"},{"key":"otel.status_description","type":"string","value":"x"}],
+	   "logs":[{"timestamp":1795424400000010,"fields":[{"key":"event","type":"string","value":"exception"},{"key":"exception.message","type":"string","value":"oops"}]}],
+	   "processID":"p1"},
+	  {"traceID":"ab000000000000000000000000000001","spanID":"2","operationName":"db",
+	   "references":[{"refType":"CHILD_OF","traceID":"ab000000000000000000000000000001","spanID":"0000000000000001"},
+	                 {"refType":"FOLLOWS_FROM","traceID":"ab000000000000000000000000000001","spanID":"0000000000000001"}],
+	   "startTime":1795424400010000,"duration":20000,"tags":[],"logs":[],"processID":"p2"}],
+	 "processes":{"p1":{"serviceName":"front","tags":[{"key":"host.name","type":"string","value":"h1"}]},
+	              "p2":{"serviceName":"db","tags":[]}}}],"total":0,"limit":0,"offset":0,"errors":null}`
+	c := New()
+	if err := c.Decode("jaeger.json", strings.NewReader(doc)); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := c.Encode(&out); err != nil {
+		t.Fatal(err)
+	}
+	rep := validateOrFail(t, out.Bytes())
+	root, child := rep.SpanSlices[sid(1)], rep.SpanSlices[sid(2)]
+	if root.Name != "GET /r" || root.Cat != "lib" || root.Args["kind"] != "server" || root.Args["status"] != "error" || root.Args["status_message"] != "x" {
+		t.Errorf("root = %+v", root)
+	}
+	attrs := root.Args["attributes"].(map[string]any)
+	if attrs["big"] != float64(9007199254740993) || attrs["b"] != true {
+		t.Errorf("attributes = %v", attrs)
+	}
+	if _, ok := attrs["span.kind"]; ok {
+		t.Errorf("span.kind tag kept as an attribute")
+	}
+	if child.Args["parent_span_id"] != sid(1) || child.Ts != 10000 || child.Dur != 20000 {
+		t.Errorf("child = %+v", child)
+	}
+	if links, _ := child.Args["links"].([]any); len(links) != 1 {
+		t.Errorf("FOLLOWS_FROM not kept as a link: %v", child.Args)
+	}
+	if rep.Processes[1] != "front" || rep.Processes[2] != "db" {
+		t.Errorf("processes = %v", rep.Processes)
+	}
+	if len(rep.Instants) != 1 || rep.Instants[0].Name != "exception: oops" || *rep.Instants[0].Ts != 10 {
+		t.Errorf("instants = %+v", rep.Instants)
+	}
+}
+
+func TestProgress(t *testing.T) {
+	var last int64
+	c := New(WithProgress(func(name string, n int64) {
+		if name != "p" {
+			t.Errorf("progress name %q", name)
+		}
+		last = n
+	}))
+	in := protoBytes(t, sampleTraces())
+	if err := c.Decode("p", io.MultiReader(bytes.NewReader(in))); err != nil {
+		t.Fatal(err)
+	}
+	if last != int64(len(in)) {
+		t.Errorf("progress ended at %d, want %d", last, len(in))
+	}
+}
