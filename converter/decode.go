@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/klauspost/compress/zstd"
+	"google.golang.org/protobuf/encoding/protowire"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
@@ -37,14 +39,40 @@ type decoder struct {
 	max      int64
 	add      func(ptrace.Traces)
 	progress func(string, int64)
+	splitter protoSplitter
+	sizeHint int64 // the input's size when known and not compressed
 }
 
 func decode(name string, r io.Reader, max int64, progress func(string, int64), add func(ptrace.Traces)) error {
 	d := &decoder{name: name, max: max, add: add, progress: progress}
+	d.splitter.add = add
+	switch v := r.(type) {
+	case interface{ Stat() (os.FileInfo, error) }:
+		if fi, err := v.Stat(); err == nil && fi.Mode().IsRegular() {
+			d.sizeHint = fi.Size()
+		}
+	case interface{ Len() int }:
+		d.sizeHint = int64(v.Len())
+	}
 	if progress != nil {
 		r = &countingReader{r: r, fn: func(n int64) { progress(name, n) }}
 	}
-	return d.sniff(bufio.NewReaderSize(r, 64<<10), 0, "")
+	// Decoding pdata and building the model run as a two-stage pipeline, so
+	// the two halves of the work share the machine's cores. The decoding
+	// goroutine always ends: it stops at the end of the input or the first
+	// error, and this function drains the channel until it does.
+	batches := make(chan ptrace.Traces, 4)
+	errc := make(chan error, 1)
+	d.add = func(td ptrace.Traces) { batches <- td }
+	d.splitter.add = d.add
+	go func() {
+		defer close(batches)
+		errc <- d.sniff(bufio.NewReaderSize(r, 64<<10), 0, "")
+	}()
+	for td := range batches {
+		add(td)
+	}
+	return <-errc
 }
 
 // sniff detects the format from the first bytes and decodes accordingly.
@@ -86,7 +114,7 @@ func (d *decoder) sniff(br *bufio.Reader, depth int, wrap string) error {
 	}
 	switch {
 	case first == '{' || first == '[':
-		data, err := d.readAll(br, name)
+		data, err := d.readAll(br, name, depth > 0)
 		if err != nil {
 			return err
 		}
@@ -94,16 +122,7 @@ func (d *decoder) sniff(br *bufio.Reader, depth int, wrap string) error {
 	case head[0] == 0x0a:
 		// Field 1 (resource_spans), wire type 2: a TracesData or
 		// ExportTraceServiceRequest message, which share one wire format.
-		data, err := d.readAll(br, name)
-		if err != nil {
-			return err
-		}
-		td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(data)
-		if err != nil {
-			return fmt.Errorf("%s: %s (%d bytes): %w", name, formatOTLPProto, len(data), err)
-		}
-		d.add(td)
-		return nil
+		return d.decodeProto(name, br)
 	case head[0] == 0x00:
 		// A length prefix below 16 MiB: the collector file exporter's stream.
 		return d.decodeProtoStream(name, br)
@@ -130,8 +149,15 @@ func firstSignificant(br *bufio.Reader) (byte, error) {
 	}
 }
 
-func (d *decoder) readAll(r io.Reader, name string) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, d.max+1))
+func (d *decoder) readAll(r io.Reader, name string, compressed bool) ([]byte, error) {
+	// With the size known up front the buffer is allocated once, instead of
+	// doubling its way up (which briefly holds up to twice the input).
+	var buf bytes.Buffer
+	if !compressed && d.sizeHint > 0 && d.sizeHint <= d.max {
+		buf.Grow(int(d.sizeHint) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(r, d.max+1))
+	data := buf.Bytes()
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading at byte %d: %w", name, len(data), err)
 	}
@@ -139,6 +165,74 @@ func (d *decoder) readAll(r io.Reader, name string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: input is larger than the limit of %d bytes (after decompression)", name, d.max)
 	}
 	return data, nil
+}
+
+// decodeProto reads one TracesData message from br one top-level field at a
+// time, so only one ResourceSpans is in memory at once.
+func (d *decoder) decodeProto(name string, br *bufio.Reader) error {
+	var (
+		off int64
+		buf []byte
+	)
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("%s: %s: at byte %d: %s", name, formatOTLPProto, off, fmt.Sprintf(format, args...))
+	}
+	for {
+		tag, err := binary.ReadUvarint(br)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fail("truncated field tag")
+		}
+		num, typ := protowire.DecodeTag(tag)
+		if num <= 0 {
+			return fail("bad field tag %#x", tag)
+		}
+		n := int64(protowire.SizeVarint(tag))
+		switch typ {
+		case protowire.BytesType:
+			size, err := binary.ReadUvarint(br)
+			if err != nil {
+				return fail("field %d: truncated length", num)
+			}
+			if size > uint64(d.max) || off+int64(size) > d.max {
+				return fail("field %d: length %d takes the input past the limit of %d bytes", num, size, d.max)
+			}
+			n += int64(protowire.SizeVarint(size))
+			if uint64(cap(buf)) < size {
+				buf = make([]byte, size)
+			}
+			buf = buf[:size]
+			if k, err := io.ReadFull(br, buf); err != nil {
+				return fail("field %d: truncated: length says %d bytes, input has %d", num, size, k)
+			}
+			if num == fieldResourceSpans {
+				if err := d.splitter.resourceSpans(buf, int(off+n)); err != nil {
+					return fmt.Errorf("%s: %s: %w", name, formatOTLPProto, err)
+				}
+			}
+			n += int64(size)
+		case protowire.VarintType:
+			v, err := binary.ReadUvarint(br)
+			if err != nil {
+				return fail("field %d: truncated varint", num)
+			}
+			n += int64(protowire.SizeVarint(v))
+		case protowire.Fixed32Type, protowire.Fixed64Type:
+			k := 4
+			if typ == protowire.Fixed64Type {
+				k = 8
+			}
+			if _, err := br.Discard(k); err != nil {
+				return fail("field %d: truncated", num)
+			}
+			n += int64(k)
+		default:
+			return fail("field %d: unsupported wire type %d", num, typ)
+		}
+		off += n
+	}
 }
 
 // decodeProtoStream reads the collector file exporter's protobuf format: each
@@ -191,11 +285,9 @@ func (d *decoder) decodeProtoStream(name string, br *bufio.Reader) error {
 				return fmt.Errorf("%s: %s: message %d at byte %d: zstd: %w", name, formatOTLPProtoStream, n, off, err)
 			}
 		}
-		td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(msg)
-		if err != nil {
+		if err := d.splitter.decode(msg); err != nil {
 			return fmt.Errorf("%s: %s: message %d at byte %d (%d bytes): %w", name, formatOTLPProtoStream, n, off, size, err)
 		}
-		d.add(td)
 		off += 4 + size
 	}
 }

@@ -183,7 +183,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"whitespace", []byte(" \n\t "), nil, []string{"whitespace only"}},
 		{"png", []byte("\x89PNG\r\n\x1a\n"), nil, []string{"unrecognised format", "89 50 4e 47"}},
 		{"text", []byte("hello world"), nil, []string{"unrecognised format"}},
-		{"truncated proto", proto[:len(proto)/2], nil, []string{"OTLP protobuf", "bytes)"}},
+		{"truncated proto", proto[:len(proto)/2], nil, []string{"OTLP protobuf: at byte 0: field 1: truncated"}},
 		{"truncated stream body", stream[:len(stream)-10], nil, []string{"OTLP protobuf stream: message 2 at byte " + fmt.Sprint(4+len(proto)), "truncated"}},
 		{"truncated stream prefix", stream[:len(proto)+6], nil, []string{"message 2", "truncated length prefix (2 of 4 bytes)"}},
 		{"corrupt stream message", lengthPrefixed(proto, []byte{0x0a, 0xff, 0xff}), nil, []string{"message 2"}},

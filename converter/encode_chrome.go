@@ -34,10 +34,6 @@ func (c *Converter) write(w io.Writer, only *pcommon.TraceID) (Stats, error) {
 func (cw *chromeWriter) encode(absolute bool) Stats {
 	m, l, e := cw.m, cw.l, &cw.enc
 	var st Stats
-	traces := map[pcommon.TraceID]struct{}{}
-	for _, i := range l.sel {
-		traces[m.spans[i].trace] = struct{}{}
-	}
 	e.buf = append(e.buf, `{"displayTimeUnit":"ns","otherData":{"generator":"otel2chrome"`...)
 	if absolute {
 		e.buf = append(e.buf, `,"time_base":"unix epoch, microseconds"`...)
@@ -51,7 +47,7 @@ func (cw *chromeWriter) encode(absolute bool) Stats {
 	e.rawKey("spans")
 	e.str(itoa(int64(len(l.sel))))
 	e.rawKey("traces")
-	e.str(itoa(int64(len(traces))))
+	e.str(itoa(int64(l.traces)))
 	e.rawKey("clock_skew_shifts")
 	e.str(itoa(int64(len(l.shifts))))
 	e.buf = append(e.buf, "},\n\"traceEvents\":[\n"...)
@@ -96,7 +92,7 @@ func (cw *chromeWriter) encode(absolute bool) Stats {
 	for _, i := range l.sel {
 		cw.slice(i)
 		st.Spans++
-		s := &m.spans[i]
+		s := m.spans.at(i)
 		for k := s.events; k < s.events+s.nEvents; k++ {
 			cw.instant(i, &m.events[k])
 			st.Instants++
@@ -186,7 +182,7 @@ func (cw *chromeWriter) cat(scope uint32) {
 func (cw *chromeWriter) slice(i int32) {
 	cw.begin()
 	m, e := cw.m, &cw.enc
-	s := &m.spans[i]
+	s := m.spans.at(i)
 	e.buf = append(e.buf, `{"ph":"X","name":`...)
 	e.str(m.strs[s.name])
 	e.buf = append(e.buf, `,"cat":`...)
@@ -223,9 +219,9 @@ func (cw *chromeWriter) slice(i int32) {
 		e.rawKey("clock_skew_shift_ns")
 		e.int(sh)
 	}
-	if s.attrsLen > 0 {
+	if a := m.arena.get(s.attrs); a != nil {
 		e.rawKey("attributes")
-		e.buf = append(e.buf, m.arena[s.attrs:s.attrs+int(s.attrsLen)]...)
+		e.buf = append(e.buf, a...)
 	}
 	if s.nLinks > 0 {
 		e.rawKey("links")
@@ -248,7 +244,7 @@ func (cw *chromeWriter) slice(i int32) {
 func (cw *chromeWriter) instant(i int32, ev *eventRec) {
 	cw.begin()
 	m, e := cw.m, &cw.enc
-	s := &m.spans[i]
+	s := m.spans.at(i)
 	e.buf = append(e.buf, `{"ph":"i","s":"t","name":`...)
 	e.str(m.strs[ev.name])
 	e.buf = append(e.buf, `,"cat":`...)
@@ -256,9 +252,9 @@ func (cw *chromeWriter) instant(i int32, ev *eventRec) {
 	cw.pos(i, ev.ts)
 	e.buf = append(e.buf, `,"args":{"span_id":`...)
 	e.hex(s.id[:])
-	if ev.attrsLen > 0 {
+	if a := m.arena.get(ev.attrs); a != nil {
 		e.rawKey("attributes")
-		e.buf = append(e.buf, m.arena[ev.attrs:ev.attrs+int(ev.attrsLen)]...)
+		e.buf = append(e.buf, a...)
 	}
 	e.buf = append(e.buf, "}}"...)
 }
@@ -267,7 +263,7 @@ func (cw *chromeWriter) instant(i int32, ev *eventRec) {
 // (clamped to it), the finish at the start of the target slice, bound to it.
 func (cw *chromeWriter) flow(id int64, f flowOut) {
 	m, l, e := cw.m, cw.l, &cw.enc
-	from, to := &m.spans[f.from], &m.spans[f.to]
+	from, to := m.spans.at(f.from), m.spans.at(f.to)
 	at := to.start + l.shift[f.to] - l.shift[f.from] // target start, in the source's clock
 	if at < from.start {
 		at = from.start

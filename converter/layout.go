@@ -23,6 +23,7 @@ type layout struct {
 	lanes  []laneOut
 	flows  []flowOut
 	origin int64 // ns subtracted from every timestamp
+	traces int   // distinct trace IDs in sel
 	shifts []Shift
 }
 
@@ -45,22 +46,30 @@ type flowOut struct {
 }
 
 func (m *model) layout(only *pcommon.TraceID, cfg *config) *layout {
-	n := len(m.spans)
+	n := m.spans.len()
 	l := &layout{
 		parent: make([]int32, n),
 		depth:  make([]int32, n),
 		shift:  make([]int64, n),
 		lane:   make([]int32, n),
 	}
-	in := func(i int32) bool { return only == nil || m.spans[i].trace == *only }
-	for i := range m.spans {
+	in := func(i int32) bool { return only == nil || m.spans.at(i).trace == *only }
+	traces := map[pcommon.TraceID]struct{}{}
+	var lastTrace pcommon.TraceID
+	for i := int32(0); i < int32(n); i++ {
 		l.parent[i] = -1
 		l.lane[i] = -1
-		if !in(int32(i)) {
+		if !in(i) {
 			continue
 		}
-		l.sel = append(l.sel, int32(i))
-		s := &m.spans[i]
+		l.sel = append(l.sel, i)
+		s := m.spans.at(i)
+		if s.trace != lastTrace || len(traces) == 0 {
+			// Spans of a trace mostly arrive together; the check skips
+			// the map for all but the first of a run.
+			lastTrace = s.trace
+			traces[s.trace] = struct{}{}
+		}
 		if s.parent.IsEmpty() || s.parent == s.id {
 			continue
 		}
@@ -68,14 +77,15 @@ func (m *model) layout(only *pcommon.TraceID, cfg *config) *layout {
 			l.parent[i] = p
 		}
 	}
+	l.traces = len(traces)
 	order := l.treeOrder(m)
 	if !cfg.noSkewFix {
 		l.fixSkew(m, order)
 	}
 	if len(l.sel) > 0 && !cfg.absoluteTime {
-		l.origin = m.spans[l.sel[0]].start + l.shift[l.sel[0]]
+		l.origin = m.spans.at(l.sel[0]).start + l.shift[l.sel[0]]
 		for _, i := range l.sel {
-			if t := m.spans[i].start + l.shift[i]; t < l.origin {
+			if t := m.spans.at(i).start + l.shift[i]; t < l.origin {
 				l.origin = t
 			}
 		}
@@ -89,16 +99,26 @@ func (m *model) layout(only *pcommon.TraceID, cfg *config) *layout {
 // computing depths on the way. Parent cycles (only hostile input has them) are
 // broken by treating one span of the cycle as a root.
 func (l *layout) treeOrder(m *model) []int32 {
-	children := make(map[int32][]int32)
-	var roots []int32
+	// Children in compressed form: kids[first[p]:first[p+1]] are p's children.
+	n := m.spans.len()
+	first := make([]int32, n+1)
 	for _, i := range l.sel {
 		if p := l.parent[i]; p >= 0 {
-			children[p] = append(children[p], i)
-		} else {
-			roots = append(roots, i)
+			first[p+1]++
 		}
 	}
-	visited := make([]bool, len(m.spans))
+	for i := 1; i <= n; i++ {
+		first[i] += first[i-1]
+	}
+	kids := make([]int32, first[n])
+	fill := make([]int32, n)
+	for _, i := range l.sel {
+		if p := l.parent[i]; p >= 0 {
+			kids[first[p]+fill[p]] = i
+			fill[p]++
+		}
+	}
+	visited := make([]bool, n)
 	order := make([]int32, 0, len(l.sel))
 	walk := func(root int32) {
 		visited[root] = true
@@ -107,7 +127,7 @@ func (l *layout) treeOrder(m *model) []int32 {
 		order = append(order, root)
 		for q := start; q < len(order); q++ {
 			i := order[q]
-			for _, c := range children[i] {
+			for _, c := range kids[first[i]:first[i+1]] {
 				if !visited[c] {
 					visited[c] = true
 					l.depth[c] = l.depth[i] + 1
@@ -116,8 +136,10 @@ func (l *layout) treeOrder(m *model) []int32 {
 			}
 		}
 	}
-	for _, r := range roots {
-		walk(r)
+	for _, i := range l.sel {
+		if l.parent[i] < 0 {
+			walk(i)
+		}
 	}
 	for _, i := range l.sel {
 		if !visited[i] {
@@ -138,7 +160,7 @@ func (l *layout) fixSkew(m *model, order []int32) {
 		if p < 0 {
 			continue
 		}
-		s, ps := &m.spans[i], &m.spans[p]
+		s, ps := m.spans.at(i), m.spans.at(p)
 		if s.proc == ps.proc {
 			l.shift[i] = l.shift[p]
 			continue
@@ -195,7 +217,7 @@ func (s *laneState) push(end int64) { s.ends = append(s.ends, end) }
 func (l *layout) placeLanes(m *model) {
 	byProc := map[uint32][]int32{}
 	for _, i := range l.sel {
-		p := m.spans[i].proc
+		p := m.spans.at(i).proc
 		byProc[p] = append(byProc[p], i)
 	}
 	procIDs := make([]uint32, 0, len(byProc))
@@ -206,9 +228,9 @@ func (l *layout) placeLanes(m *model) {
 	// that received the request sits on top; names break ties.
 	firstStart := map[uint32]int64{}
 	for p, spans := range byProc {
-		first := m.spans[spans[0]].start + l.shift[spans[0]]
+		first := m.spans.at(spans[0]).start + l.shift[spans[0]]
 		for _, i := range spans {
-			if t := m.spans[i].start + l.shift[i]; t < first {
+			if t := m.spans.at(i).start + l.shift[i]; t < first {
 				first = t
 			}
 		}
@@ -225,6 +247,7 @@ func (l *layout) placeLanes(m *model) {
 		return pa.key < pb.key
 	})
 	sel := l.sel[:0]
+	var states []*laneState // per lane index
 	for pi, p := range procIDs {
 		l.procs = append(l.procs, procOut{rec: p, pid: int64(pi + 1), sort: pi})
 		spans := byProc[p]
@@ -237,12 +260,11 @@ func (l *layout) placeLanes(m *model) {
 		threads := map[int64]*threadLane{}
 		usedTID := map[int64]bool{}
 		for _, i := range spans {
-			if s := &m.spans[i]; s.hasTID && s.tid > 0 {
+			if s := m.spans.at(i); s.hasTID && s.tid > 0 {
 				usedTID[s.tid] = true
 			}
 		}
 		var packed []int32 // lanes without a thread.id, in creation order
-		states := map[int32]*laneState{}
 		nextTID := int64(1)
 		newLane := func(name string) int32 {
 			for usedTID[nextTID] {
@@ -251,11 +273,11 @@ func (l *layout) placeLanes(m *model) {
 			usedTID[nextTID] = true
 			idx := int32(len(l.lanes))
 			l.lanes = append(l.lanes, laneOut{proc: pi, tid: nextTID, name: name})
-			states[idx] = &laneState{}
+			states = append(states, &laneState{})
 			return idx
 		}
 		for _, i := range spans {
-			s := &m.spans[i]
+			s := m.spans.at(i)
 			start, end := s.start+l.shift[i], s.end+l.shift[i]
 			lane := int32(-1)
 			if s.hasTID && s.tid > 0 {
@@ -267,14 +289,14 @@ func (l *layout) placeLanes(m *model) {
 					}
 					t = &threadLane{lane: int32(len(l.lanes))}
 					l.lanes = append(l.lanes, laneOut{proc: pi, tid: s.tid, name: name})
-					states[t.lane] = &t.state
+					states = append(states, &t.state)
 					threads[s.tid] = t
 				}
 				if t.state.fits(start, end) {
 					lane = t.lane
 				}
 			}
-			if p := l.parent[i]; lane < 0 && p >= 0 && m.spans[p].proc == s.proc {
+			if p := l.parent[i]; lane < 0 && p >= 0 && m.spans.at(p).proc == s.proc {
 				if pl := l.lane[p]; pl >= 0 && states[pl].fits(start, end) {
 					lane = pl
 				}
@@ -306,13 +328,11 @@ func (l *layout) placeLanes(m *model) {
 			laneIdx = append(laneIdx, int32(li))
 		}
 		sort.SliceStable(laneIdx, func(a, b int) bool { return l.lanes[laneIdx[a]].tid < l.lanes[laneIdx[b]].tid })
-		pos := map[int32]int{}
 		for k, li := range laneIdx {
-			pos[li] = k
 			l.lanes[li].sort = k
 		}
 		sort.SliceStable(spans, func(a, b int) bool {
-			return pos[l.lane[spans[a]]] < pos[l.lane[spans[b]]]
+			return l.lanes[l.lane[spans[a]]].sort < l.lanes[l.lane[spans[b]]].sort
 		})
 		sel = append(sel, spans...)
 	}
@@ -322,7 +342,7 @@ func (l *layout) placeLanes(m *model) {
 // less orders spans for placement: by start, longer first, parents before
 // children, then by IDs so equal spans still order deterministically.
 func (l *layout) less(m *model, a, b int32) bool {
-	sa, sb := &m.spans[a], &m.spans[b]
+	sa, sb := m.spans.at(a), m.spans.at(b)
 	if x, y := sa.start+l.shift[a], sb.start+l.shift[b]; x != y {
 		return x < y
 	}
@@ -343,7 +363,7 @@ func (l *layout) addFlows(m *model) {
 		if p := l.parent[i]; p >= 0 && l.lane[p] != l.lane[i] {
 			l.flows = append(l.flows, flowOut{from: p, to: i})
 		}
-		s := &m.spans[i]
+		s := m.spans.at(i)
 		for k := s.links; k < s.links+s.nLinks; k++ {
 			lk := m.links[k]
 			j, ok := m.index[keyOf(lk.trace, lk.id)]

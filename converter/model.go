@@ -32,8 +32,7 @@ type spanRec struct {
 	start     int64 // unix ns
 	end       int64 // unix ns, >= start
 	tid       int64 // thread.id attribute, when hasTID
-	attrs     int   // offset of the encoded attributes object in model.arena
-	attrsLen  int32
+	attrs     ref   // the encoded attributes object in model.arena
 	name      uint32 // display name
 	scope     uint32 // instrumentation scope name (cat)
 	proc      uint32 // index into model.procs
@@ -51,8 +50,7 @@ type spanRec struct {
 type eventRec struct {
 	ts       int64
 	name     uint32
-	attrs    int
-	attrsLen int32
+	attrs    ref
 }
 
 type linkRec struct {
@@ -71,14 +69,15 @@ type model struct {
 	cfg    *config
 	strs   []string
 	strIdx map[string]uint32
-	spans  []spanRec
+	spans  spanStore
 	index  map[spanKey]int32
 	events []eventRec
 	links  []linkRec
 	procs  []procRec
 	pidx   map[string]uint32
-	arena  []byte
+	arena  arena
 	enc    encoder // scratch for attribute encoding
+	picked picked  // scratch for encodeSpanAttrs
 }
 
 func newModel(cfg *config) *model {
@@ -103,13 +102,13 @@ func (m *model) str(s string) uint32 {
 	return i
 }
 
-func (m *model) len() int { return len(m.spans) }
+func (m *model) len() int { return m.spans.len() }
 
 func (m *model) traceIDs() []pcommon.TraceID {
 	seen := map[pcommon.TraceID]struct{}{}
 	var ids []pcommon.TraceID
-	for i := range m.spans {
-		t := m.spans[i].trace
+	for i := int32(0); i < int32(m.spans.len()); i++ {
+		t := m.spans.at(i).trace
 		if _, ok := seen[t]; !ok {
 			seen[t] = struct{}{}
 			ids = append(ids, t)
@@ -237,22 +236,8 @@ func (m *model) addSpan(sp ptrace.Span, proc uint32, scope string) {
 	if msg := sp.Status().Message(); msg != "" {
 		r.statusMsg = m.str(truncate(msg, m.cfg.maxAttributeLen))
 	}
-	attrs := sp.Attributes()
-	r.name = m.str(displayName(sp.Name(), attrs))
-	if v, ok := attrs.Get("thread.id"); ok {
-		switch v.Type() {
-		case pcommon.ValueTypeInt:
-			r.tid, r.hasTID = v.Int(), true
-		case pcommon.ValueTypeStr:
-			if n, err := strconv.ParseInt(v.Str(), 10, 64); err == nil {
-				r.tid, r.hasTID = n, true
-			}
-		}
-	}
-	if v, ok := attrs.Get("thread.name"); ok {
-		r.tname = m.str(truncate(v.AsString(), 256))
-	}
-	r.attrs, r.attrsLen = m.encodeAttrs(attrs)
+	r.attrs = m.encodeSpanAttrs(sp.Attributes(), &r)
+	r.name = m.str(displayName(sp.Name(), &m.picked))
 
 	evs := sp.Events()
 	r.events, r.nEvents = int32(len(m.events)), int32(evs.Len())
@@ -262,7 +247,7 @@ func (m *model) addSpan(sp ptrace.Span, proc uint32, scope string) {
 		// end, so it stays on the span's slice and never precedes the origin.
 		ts := min(max(clampTime(e.Timestamp()), r.start), r.end)
 		er := eventRec{ts: ts, name: m.str(eventName(e))}
-		er.attrs, er.attrsLen = m.encodeAttrs(e.Attributes())
+		er.attrs = m.encodeAttrs(e.Attributes())
 		m.events = append(m.events, er)
 	}
 	links := sp.Links()
@@ -271,19 +256,63 @@ func (m *model) addSpan(sp ptrace.Span, proc uint32, scope string) {
 		l := links.At(i)
 		m.links = append(m.links, linkRec{trace: l.TraceID(), id: l.SpanID()})
 	}
-	m.index[key] = int32(len(m.spans))
-	m.spans = append(m.spans, r)
+	m.index[key] = m.spans.push(r)
 }
 
-func (m *model) encodeAttrs(attrs pcommon.Map) (int, int32) {
+// picked holds the attributes the layout rules read, found while the span's
+// attributes are encoded so the map is walked once.
+type picked struct {
+	route, urlPath, target, urlFull string
+}
+
+// encodeSpanAttrs encodes a span's attributes into the arena and picks out
+// thread.id and thread.name for r and the HTTP names for displayName.
+func (m *model) encodeSpanAttrs(attrs pcommon.Map, r *spanRec) ref {
+	m.picked = picked{}
 	if attrs.Len() == 0 {
-		return 0, 0
+		return ref{}
+	}
+	e := &m.enc
+	e.buf = append(e.buf[:0], '{')
+	first := true
+	attrs.Range(func(k string, v pcommon.Value) bool {
+		switch k {
+		case "thread.id":
+			switch v.Type() {
+			case pcommon.ValueTypeInt:
+				r.tid, r.hasTID = v.Int(), true
+			case pcommon.ValueTypeStr:
+				if n, err := strconv.ParseInt(v.Str(), 10, 64); err == nil {
+					r.tid, r.hasTID = n, true
+				}
+			}
+		case "thread.name":
+			r.tname = m.str(truncate(v.AsString(), 256))
+		case "http.route":
+			m.picked.route = v.AsString()
+		case "url.path":
+			m.picked.urlPath = v.AsString()
+		case "http.target":
+			m.picked.target = v.AsString()
+		case "url.full":
+			m.picked.urlFull = v.AsString()
+		}
+		e.key(k, first)
+		first = false
+		e.value(v, m.cfg.maxAttributeLen, 1)
+		return true
+	})
+	e.buf = append(e.buf, '}')
+	return m.arena.add(e.buf)
+}
+
+func (m *model) encodeAttrs(attrs pcommon.Map) ref {
+	if attrs.Len() == 0 {
+		return ref{}
 	}
 	m.enc.buf = m.enc.buf[:0]
 	m.enc.attrMap(attrs, m.cfg.maxAttributeLen, 0)
-	off := len(m.arena)
-	m.arena = append(m.arena, m.enc.buf...)
-	return off, int32(len(m.enc.buf))
+	return m.arena.add(m.enc.buf)
 }
 
 // maxTime bounds timestamps (year 2116) so that no sum of a time and a
@@ -304,7 +333,7 @@ var httpMethods = map[string]bool{
 
 // displayName makes terse HTTP span names readable: otelhttp names spans just
 // "GET" or "HTTP GET"; the route (or else the URL path) says which request it was.
-func displayName(name string, attrs pcommon.Map) string {
+func displayName(name string, p *picked) string {
 	method := strings.TrimPrefix(name, "HTTP ")
 	if !httpMethods[method] {
 		if name == "" {
@@ -312,17 +341,16 @@ func displayName(name string, attrs pcommon.Map) string {
 		}
 		return name
 	}
-	for _, k := range []string{"http.route", "url.path", "http.target"} {
-		if v, ok := attrs.Get(k); ok && v.AsString() != "" {
-			p := v.AsString()
-			if i := strings.IndexAny(p, "?#"); i >= 0 {
-				p = p[:i]
+	for _, v := range []string{p.route, p.urlPath, p.target} {
+		if v != "" {
+			if i := strings.IndexAny(v, "?#"); i >= 0 {
+				v = v[:i]
 			}
-			return name + " " + truncate(p, 256)
+			return name + " " + truncate(v, 256)
 		}
 	}
-	if v, ok := attrs.Get("url.full"); ok {
-		return name + " " + truncate(v.AsString(), 256)
+	if p.urlFull != "" {
+		return name + " " + truncate(p.urlFull, 256)
 	}
 	return name
 }

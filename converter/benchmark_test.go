@@ -1,0 +1,215 @@
+package converter
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/metrics"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// benchSpans is the size of the benchmark input the issue asks for.
+const benchSpans = 100_000
+
+var (
+	benchOnce  sync.Once
+	benchProto []byte
+)
+
+// benchInput is 1,000 traces of 100 spans across five services: a server
+// span, nested function spans, a concurrent fan-out of client calls and their
+// server spans, with realistic attributes and an event every tenth span.
+func benchInput(tb testing.TB) []byte {
+	benchOnce.Do(func() {
+		td := ptrace.NewTraces()
+		services := []string{"frontend", "cart", "pricing", "inventory", "db"}
+		slices := make([]ptrace.SpanSlice, len(services))
+		for i, s := range services {
+			rs := td.ResourceSpans().AppendEmpty()
+			rs.Resource().Attributes().PutStr("service.name", s)
+			rs.Resource().Attributes().PutStr("service.instance.id", fmt.Sprintf("%s-7f9c", s))
+			rs.Resource().Attributes().PutStr("host.name", "node-1")
+			ss := rs.ScopeSpans().AppendEmpty()
+			ss.Scope().SetName("go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp")
+			slices[i] = ss.Spans()
+		}
+		n := 0
+		for t := 0; n < benchSpans; t++ {
+			start := base.Add(time.Duration(t) * 3 * time.Millisecond)
+			var root pcommon.SpanID
+			for k := 0; k < 100 && n < benchSpans; k++ {
+				svc := 0
+				if k > 0 {
+					svc = 1 + (k/10)%4
+				}
+				sp := slices[svc].AppendEmpty()
+				sp.SetTraceID(traceID(uint64(t + 1)))
+				sp.SetSpanID(spanID(uint64(n + 1)))
+				if k == 0 {
+					root = sp.SpanID()
+					sp.SetName("GET")
+					sp.SetKind(ptrace.SpanKindServer)
+					sp.Attributes().PutStr("http.route", "/api/cart/{id}")
+				} else {
+					sp.SetParentSpanID(root)
+					if k%10 != 1 {
+						sp.SetParentSpanID(spanID(uint64(n))) // nested chain
+					}
+					sp.SetName(fmt.Sprintf("pkg.function%d", k%17))
+					sp.SetKind(ptrace.SpanKindInternal)
+				}
+				off := time.Duration(k) * 20 * time.Microsecond
+				sp.SetStartTimestamp(pcommon.NewTimestampFromTime(start.Add(off)))
+				sp.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(2*time.Millisecond - off)))
+				a := sp.Attributes()
+				a.PutStr("code.function.name", sp.Name())
+				a.PutStr("code.file.path", "/src/app/handlers.go")
+				a.PutInt("code.line.number", int64(100+k))
+				a.PutInt("thread.id", int64(1+k/10))
+				if k%10 == 0 {
+					e := sp.Events().AppendEmpty()
+					e.SetName("cache miss")
+					e.SetTimestamp(sp.StartTimestamp() + 500)
+					e.Attributes().PutStr("key", "user:42")
+				}
+				n++
+			}
+		}
+		var err error
+		benchProto, err = (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
+		if err != nil {
+			panic(err)
+		}
+	})
+	return benchProto
+}
+
+// BenchmarkDecodeOnly is the baseline: pdata's protobuf decoder on the input.
+func BenchmarkDecodeOnly(b *testing.B) {
+	data := benchInput(b)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchSpans, "ns/span")
+}
+
+// BenchmarkConvert is the whole job: sniff, decode, model, layout, encode.
+func BenchmarkConvert(b *testing.B) {
+	data := benchInput(b)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		c := New()
+		if err := c.Decode("bench", bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Encode(io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchSpans, "ns/span")
+}
+
+// BenchmarkEncode measures layout and encoding alone, over a model built once.
+func BenchmarkEncode(b *testing.B) {
+	c := New()
+	if err := c.Decode("bench", bytes.NewReader(benchInput(b))); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Encode(io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchSpans, "ns/span")
+}
+
+// BenchmarkEncodeString guards the zero-allocation JSON string escaper.
+func BenchmarkEncodeString(b *testing.B) {
+	var e encoder
+	s := "GET /api/cart/{id} \"quoted\"\n\tcontrol \x01 unicode é 日本"
+	b.ReportAllocs()
+	for b.Loop() {
+		e.buf = e.buf[:0]
+		e.str(s)
+	}
+}
+
+// TestConvertCost measures convert against decode-only in one run, so the
+// ratio holds on a noisy machine. The target is 2x; the test fails only on a
+// gross regression so CI stays stable on two shared cores.
+func TestConvertCost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("benchmark ratio: skipped in -short mode")
+	}
+	dec := testing.Benchmark(BenchmarkDecodeOnly)
+	conv := testing.Benchmark(BenchmarkConvert)
+	ratio := float64(conv.NsPerOp()) / float64(dec.NsPerOp())
+	t.Logf("decode-only %.0f ns/span, convert %.0f ns/span, ratio %.2fx (target <= 2x)",
+		float64(dec.NsPerOp())/benchSpans, float64(conv.NsPerOp())/benchSpans, ratio)
+	if ratio > 4 {
+		t.Errorf("convert is %.2fx decode-only, want <= 2x (failing above 4x)", ratio)
+	}
+}
+
+// TestPeakMemory converts the benchmark input and samples the live heap while
+// it runs. Target: peak <= 3x the OTLP protobuf size.
+func TestPeakMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("memory measurement: skipped in -short mode")
+	}
+	data := benchInput(t)
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	heap := func() uint64 {
+		metrics.Read(sample)
+		return sample[0].Value.Uint64()
+	}
+	runtime.GC()
+	baseline := heap()
+	var peak uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			if h := heap(); h > peak {
+				peak = h
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	c := New()
+	if err := c.Decode("bench", bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Encode(io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	<-done
+	runtime.KeepAlive(c)
+	used := float64(peak - baseline)
+	ratio := used / float64(len(data))
+	t.Logf("input %.1f MiB OTLP protobuf, peak heap above baseline %.1f MiB: %.2fx (target <= 3x)",
+		float64(len(data))/(1<<20), used/(1<<20), ratio)
+	if ratio > 6 {
+		t.Errorf("peak heap is %.2fx the input, want <= 3x (failing above 6x)", ratio)
+	}
+}

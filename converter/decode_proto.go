@@ -1,0 +1,148 @@
+package converter
+
+import (
+	"fmt"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// batchBytes bounds the span bytes decoded into pdata at once. A large OTLP
+// message is split along its own structure (resource, scope, spans) into
+// messages of about this size, so memory holds the input and the compact model
+// but never the pdata tree of the whole input.
+const batchBytes = 256 << 10
+
+// Field numbers shared by TracesData/ExportTraceServiceRequest (1: resource
+// spans), ResourceSpans (2: scope spans) and ScopeSpans (2: spans).
+const (
+	fieldResourceSpans = 1
+	fieldScopeSpans    = 2
+	fieldSpans         = 2
+)
+
+// protoSplitter decodes one OTLP protobuf message in batches.
+type protoSplitter struct {
+	add func(ptrace.Traces)
+	msg []byte // reused buffer for the rebuilt batch message
+}
+
+// decode walks msg's wire format. An error names the byte offset in msg where
+// the structure broke, or is pdata's own error for a batch it rejected.
+func (p *protoSplitter) decode(msg []byte) error {
+	return walkFields(msg, 0, func(num protowire.Number, typ protowire.Type, field, value []byte, off int) error {
+		if num != fieldResourceSpans || typ != protowire.BytesType {
+			return nil // unknown top-level fields are skipped, as proto requires
+		}
+		return p.resourceSpans(value, off+len(field)-len(value))
+	})
+}
+
+func (p *protoSplitter) resourceSpans(rs []byte, base int) error {
+	var header []byte // every field but scope_spans, kept raw
+	var scopes [][2]int
+	err := walkFields(rs, base, func(num protowire.Number, typ protowire.Type, field, value []byte, off int) error {
+		if num == fieldScopeSpans && typ == protowire.BytesType {
+			start := off - base + len(field) - len(value)
+			scopes = append(scopes, [2]int{start, start + len(value)})
+			return nil
+		}
+		header = append(header, field...)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(scopes) == 0 {
+		return p.flush(header, nil, nil)
+	}
+	for _, s := range scopes {
+		if err := p.scopeSpans(header, rs[s[0]:s[1]], base+s[0]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *protoSplitter) scopeSpans(rsHeader, ss []byte, base int) error {
+	var header []byte
+	var spans []byte // raw span fields of the current batch
+	err := walkFields(ss, base, func(num protowire.Number, typ protowire.Type, field, value []byte, off int) error {
+		if num == fieldSpans && typ == protowire.BytesType {
+			spans = append(spans, field...)
+			if len(spans) >= batchBytes {
+				if err := p.flush(rsHeader, header, spans); err != nil {
+					return err
+				}
+				spans = spans[:0]
+			}
+			return nil
+		}
+		header = append(header, field...)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return p.flush(rsHeader, header, spans)
+}
+
+// flush rebuilds a TracesData holding one resource, one scope and some spans,
+// and decodes it with pdata.
+func (p *protoSplitter) flush(rsHeader, ssHeader, spans []byte) error {
+	if ssHeader == nil && spans == nil && rsHeader == nil {
+		return nil
+	}
+	ssLen := len(ssHeader) + len(spans)
+	rsLen := len(rsHeader)
+	if ssHeader != nil || spans != nil {
+		rsLen += protowire.SizeTag(fieldScopeSpans) + protowire.SizeBytes(ssLen)
+	}
+	m := p.msg[:0]
+	m = protowire.AppendTag(m, fieldResourceSpans, protowire.BytesType)
+	m = protowire.AppendVarint(m, uint64(rsLen))
+	m = append(m, rsHeader...)
+	if ssHeader != nil || spans != nil {
+		m = protowire.AppendTag(m, fieldScopeSpans, protowire.BytesType)
+		m = protowire.AppendVarint(m, uint64(ssLen))
+		m = append(m, ssHeader...)
+		m = append(m, spans...)
+	}
+	p.msg = m
+	td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(m)
+	if err != nil {
+		return err
+	}
+	p.add(td)
+	return nil
+}
+
+// walkFields calls fn for every field of msg with its raw bytes (tag included)
+// and, for length-delimited fields, its value. base is msg's offset in the
+// input, for error messages.
+func walkFields(msg []byte, base int, fn func(num protowire.Number, typ protowire.Type, field, value []byte, off int) error) error {
+	for off := 0; off < len(msg); {
+		num, typ, n := protowire.ConsumeTag(msg[off:])
+		if n < 0 {
+			return fmt.Errorf("at byte %d: bad field tag: %w", base+off, protowire.ParseError(n))
+		}
+		m := protowire.ConsumeFieldValue(num, typ, msg[off+n:])
+		if m < 0 {
+			return fmt.Errorf("at byte %d: field %d: %w", base+off, num, protowire.ParseError(m))
+		}
+		field := msg[off : off+n+m]
+		var value []byte
+		if typ == protowire.BytesType {
+			v, k := protowire.ConsumeBytes(msg[off+n:])
+			if k < 0 {
+				return fmt.Errorf("at byte %d: field %d: %w", base+off, num, protowire.ParseError(k))
+			}
+			value = v
+		}
+		if err := fn(num, typ, field, value, base+off); err != nil {
+			return err
+		}
+		off += n + m
+	}
+	return nil
+}
