@@ -29,10 +29,10 @@ type spanRec struct {
 	trace     pcommon.TraceID
 	id        pcommon.SpanID
 	parent    pcommon.SpanID
-	start     int64 // unix ns
-	end       int64 // unix ns, >= start
-	tid       int64 // thread.id attribute, when hasTID
-	attrs     ref   // the encoded attributes object in model.arena
+	start     int64  // unix ns
+	end       int64  // unix ns, >= start
+	tid       int64  // thread.id attribute, when hasTID
+	attrs     ref    // the encoded attributes object in model.arena
 	name      uint32 // display name
 	scope     uint32 // instrumentation scope name (cat)
 	proc      uint32 // index into model.procs
@@ -48,9 +48,9 @@ type spanRec struct {
 }
 
 type eventRec struct {
-	ts       int64
-	name     uint32
-	attrs    ref
+	ts    int64
+	name  uint32
+	attrs ref
 }
 
 type linkRec struct {

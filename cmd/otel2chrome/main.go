@@ -7,9 +7,16 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 )
 
 func main() {
+	// The converter's model is long-lived and the decoded batches are short-
+	// lived garbage; collecting more often keeps peak memory near 2.7x the
+	// OTLP input instead of 3.5x, for a few percent of speed. GOGC overrides.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	cmd := newRootCmd()
