@@ -1,0 +1,264 @@
+package sdkhook
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// AttrIncomplete marks a function span whose call had not ended when its
+// request ended (a goroutine still running, or an exit never recorded); its
+// end is cut at the request's end or its enclosing call's end.
+const AttrIncomplete = attribute.Key("sdkhook.incomplete")
+
+// emit turns the records of a closed recorder into spans and passes them to
+// out in record order (parents before children). It returns how many.
+func (p *processor) emit(req sdktrace.ReadOnlySpan, r *recorder, out func(sdktrace.ReadOnlySpan)) int {
+	recs := r.recs
+	n := len(recs)
+	kept := func(i int32) bool { return recs[i].flags&flagFiltered == 0 }
+	ids := make([]trace.SpanID, n)
+	incomplete := make([]bool, n)
+	children := make([]int, n)
+	reqEnd := r.startMono + int64(req.EndTime().Sub(r.startWall))
+
+	// Span IDs; parents resolved past filtered records; open calls cut.
+	parents := make([]int32, n)
+	for i := range recs {
+		rc := &recs[i]
+		if !kept(int32(i)) {
+			continue
+		}
+		ids[i] = newSpanID()
+		pa := rc.parent
+		for pa >= 0 && !kept(pa) {
+			pa = recs[pa].parent
+		}
+		parents[i] = pa
+		if pa >= 0 && rc.link == (trace.SpanID{}) {
+			children[pa]++
+		}
+		if rc.end == 0 {
+			limit := reqEnd
+			if pa >= 0 && recs[pa].lane == rc.lane && recs[pa].end < limit {
+				limit = recs[pa].end
+			}
+			rc.end = max(limit, rc.start)
+			incomplete[i] = true
+		}
+	}
+
+	tids := p.assignThreads(r, kept)
+	defer func() {
+		for _, id := range tids.extra {
+			releaseLaneID(id)
+		}
+	}()
+
+	fails := make(map[int32]*failure, len(r.fails))
+	for i := range r.fails {
+		fails[r.fails[i].idx] = &r.fails[i]
+	}
+
+	wall := func(t int64) time.Time { return r.startWall.Add(time.Duration(t - r.startMono)) }
+	res := req.Resource()
+	emitted := 0
+	for i := range recs {
+		rc := &recs[i]
+		if !kept(int32(i)) {
+			continue
+		}
+		parentID := r.sc.SpanID()
+		switch {
+		case rc.link != trace.SpanID{}:
+			parentID = rc.link
+		case parents[i] >= 0:
+			parentID = ids[parents[i]]
+		}
+		name, fn, file, line := rc.name, rc.name, "", 0
+		if rc.pc != 0 {
+			fr := resolvePC(rc.pc)
+			fn, file, line = fr.function, fr.file, fr.line
+			if name == "" {
+				name = fr.short
+			}
+		}
+		tid := tids.of[i]
+		attrs := make([]attribute.KeyValue, 0, 6)
+		attrs = append(attrs, semconv.CodeFunctionName(fn))
+		if file != "" {
+			attrs = append(attrs, semconv.CodeFilePath(file), semconv.CodeLineNumber(line))
+		}
+		attrs = append(attrs, semconv.ThreadID(int(tid)), semconv.ThreadName(tids.name(tid)))
+		if incomplete[i] {
+			attrs = append(attrs, AttrIncomplete.Bool(true))
+		}
+		stub := tracetest.SpanStub{
+			Name:                 name,
+			SpanContext:          r.spanContext(ids[i]),
+			Parent:               r.spanContext(parentID),
+			SpanKind:             trace.SpanKindInternal,
+			StartTime:            wall(rc.start),
+			EndTime:              wall(rc.end),
+			Attributes:           attrs,
+			ChildSpanCount:       children[i],
+			Resource:             res,
+			InstrumentationScope: p.scope,
+		}
+		if rc.flags&flagError != 0 {
+			stub.Status = sdktrace.Status{Code: codes.Error}
+			if f := fails[int32(i)]; f != nil {
+				stub.Status.Description, stub.Events = exception(f, wall(f.at))
+			}
+		}
+		out(stub.Snapshot())
+		emitted++
+	}
+	return emitted
+}
+
+func (r *recorder) spanContext(id trace.SpanID) trace.SpanContext {
+	return trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID:    r.sc.TraceID(),
+		SpanID:     id,
+		TraceFlags: r.sc.TraceFlags(),
+		TraceState: r.sc.TraceState(),
+	})
+}
+
+// exception describes a failure as the SDK's RecordError and panic recording
+// do: status description plus an "exception" event.
+func exception(f *failure, at time.Time) (string, []sdktrace.Event) {
+	var typ, msg string
+	if f.panic != nil {
+		typ, msg = fmt.Sprintf("%T", f.panic), fmt.Sprint(f.panic)
+	} else {
+		typ, msg = fmt.Sprintf("%T", f.err), f.err.Error()
+	}
+	attrs := []attribute.KeyValue{semconv.ExceptionType(typ), semconv.ExceptionMessage(msg)}
+	if f.stack != nil {
+		attrs = append(attrs, semconv.ExceptionStacktrace(string(f.stack)))
+	}
+	return msg, []sdktrace.Event{{Name: semconv.ExceptionEventName, Time: at, Attributes: attrs}}
+}
+
+// threads holds the thread.id of each emitted record.
+type threads struct {
+	of    []int64
+	main  int64
+	extra []int64 // overflow lanes, released after emission
+}
+
+func (t *threads) name(tid int64) string {
+	if tid == t.main {
+		return fmt.Sprintf("request %d", tid)
+	}
+	return fmt.Sprintf("goroutine %d", tid)
+}
+
+// assignThreads gives each record its lane's thread.id, making sure every
+// thread holds properly nested calls, as a Chrome timeline needs. Lanes used as
+// documented always nest; a lane shared by goroutines without Fork may not,
+// and its overlapping calls move to overflow threads.
+func (p *processor) assignThreads(r *recorder, kept func(int32) bool) threads {
+	recs := r.recs
+	t := threads{of: make([]int64, len(recs)), main: r.lanes[0].id}
+	byLane := make([][]int32, len(r.lanes))
+	for i := range recs {
+		if kept(int32(i)) {
+			byLane[recs[i].lane] = append(byLane[recs[i].lane], int32(i))
+		}
+	}
+	type stack struct {
+		id   int64
+		ends []int64
+	}
+	fits := func(s *stack, start, end int64) bool {
+		for len(s.ends) > 0 && s.ends[len(s.ends)-1] <= start {
+			s.ends = s.ends[:len(s.ends)-1]
+		}
+		return len(s.ends) == 0 || end <= s.ends[len(s.ends)-1]
+	}
+	for li, idx := range byLane {
+		// Starts are read before the lock, so goroutines sharing a lane can
+		// record slightly out of order; sort, outer calls first.
+		sort.SliceStable(idx, func(a, b int) bool {
+			ra, rb := &recs[idx[a]], &recs[idx[b]]
+			if ra.start != rb.start {
+				return ra.start < rb.start
+			}
+			return ra.end > rb.end
+		})
+		own := &stack{id: r.lanes[li].id}
+		var overflow []*stack
+		for _, i := range idx {
+			rc := &recs[i]
+			s := own
+			if !fits(s, rc.start, rc.end) {
+				s = nil
+				for _, o := range overflow {
+					if fits(o, rc.start, rc.end) {
+						s = o
+						break
+					}
+				}
+				if s == nil {
+					s = &stack{id: acquireLaneID()}
+					t.extra = append(t.extra, s.id)
+					overflow = append(overflow, s)
+				}
+			}
+			s.ends = append(s.ends, rc.end)
+			t.of[i] = s.id
+		}
+	}
+	return t
+}
+
+func newSpanID() trace.SpanID {
+	var id trace.SpanID
+	for !id.IsValid() {
+		v := rand.Uint64() // per-P ChaCha8 seeded from the OS, as the SDK's IDs
+		for b := range id {
+			id[b] = byte(v >> (8 * b))
+		}
+	}
+	return id
+}
+
+type frame struct {
+	function, short, file string
+	line                  int
+}
+
+// frames caches resolved program counters; hooked call sites are few.
+var frames sync.Map // uintptr -> *frame
+
+func resolvePC(pc uintptr) *frame {
+	if f, ok := frames.Load(pc); ok {
+		return f.(*frame)
+	}
+	fs := runtime.CallersFrames([]uintptr{pc})
+	fr, _ := fs.Next()
+	f := &frame{function: fr.Function, short: fr.Function, file: fr.File, line: fr.Line}
+	if i := strings.LastIndexByte(f.short, '/'); i >= 0 {
+		f.short = f.short[i+1:]
+	}
+	if f.function == "" {
+		f.function = fmt.Sprintf("0x%x", pc)
+		f.short = f.function
+	}
+	frames.Store(pc, f)
+	return f
+}

@@ -1,0 +1,300 @@
+package sdkhook
+
+import (
+	"context"
+	"sync"
+	"time"
+	"unsafe"
+
+	"go.opentelemetry.io/otel/trace"
+)
+
+// record is one function call. Records are written under the recorder's lock
+// and read by the processor only after the request closed, so they need no
+// atomics of their own.
+type record struct {
+	name   string  // explicit name; empty when pc is set
+	pc     uintptr // return address into the hooked function (EnterFunc)
+	start  int64   // nanotime at entry
+	end    int64   // nanotime at exit; 0 while open
+	parent int32   // enclosing record, or -1 for the request span
+	lane   int32   // index into recorder.lanes
+	flags  uint32
+	link   trace.SpanID // explicit OTel parent, see binding.link
+}
+
+const (
+	flagFiltered  uint32 = 1 << iota // shorter than the minimum duration
+	flagForked                       // a lane was forked below it; keep its slot
+	flagUnordered                    // exited out of order (a lane shared by goroutines)
+	flagError                        // ended with an error or a panic
+)
+
+// lane is one goroutine's sequential calls within a request. Hooks nest by the
+// lane's stack, which is exact for sequential code whatever context is passed.
+type lane struct {
+	id    int64 // thread.id
+	root  int32 // parent record of the lane's outermost calls (-1: request)
+	cur   int32 // innermost open record, or -1
+	depth int32 // open calls, recorded or not
+}
+
+// failure keeps what an error or a panic needs for its exception event. The
+// error value is formatted lazily, when spans are emitted.
+type failure struct {
+	idx   int32
+	err   error
+	panic any
+	stack []byte
+	at    int64
+}
+
+// maxFailures bounds exception details per request; further failing calls
+// still get status Error.
+const maxFailures = 64
+
+// recorder holds one request's records. It is pooled by its processor and
+// reused; gen changes whenever it opens or closes, so bindings and Regions
+// from an earlier request are rejected under the lock.
+type recorder struct {
+	mu    sync.Mutex
+	gen   uint64
+	open  bool
+	recs  []record // capacity is the processor's MaxRecords
+	lanes []lane   // capacity is MaxLanes
+	fails []failure
+
+	dropped      int // calls not recorded: buffer full or too deep
+	filtered     int // calls shorter than the minimum duration
+	droppedLanes int // forks beyond MaxLanes
+
+	maxDepth int32
+	minDur   int64
+
+	// ctxKey/ctxNode cache the context Start returned for the last parent
+	// context, so Start allocates once per distinct parent, not per call.
+	ctxKey  [2]uintptr
+	ctxNode *node
+
+	// Request span, filled in when the request starts.
+	sc        trace.SpanContext
+	startWall time.Time
+	startMono int64
+	entry     *entry
+}
+
+func newRecorder(c *config) *recorder {
+	return &recorder{
+		recs:     make([]record, 0, c.maxRecords),
+		lanes:    make([]lane, 0, c.maxLanes),
+		maxDepth: int32(c.maxDepth),
+		minDur:   int64(c.minDuration),
+	}
+}
+
+// openRequest readies a pooled recorder for a request and returns the main
+// lane's binding.
+func (r *recorder) openRequest(sc trace.SpanContext, start time.Time) binding {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.gen++
+	r.open = true
+	r.sc = sc
+	r.startWall = start
+	r.startMono = int64(start.Sub(clockBase))
+	r.lanes = append(r.lanes[:0], lane{id: acquireLaneID(), root: -1, cur: -1})
+	return binding{rec: r, gen: r.gen, lane: 0, mark: -2}
+}
+
+// close stops recording. Afterwards the processor owns the records; late hooks
+// see the new generation under the lock and do nothing.
+func (r *recorder) close() {
+	r.mu.Lock()
+	r.open = false
+	r.gen++
+	r.mu.Unlock()
+}
+
+// reset clears a closed recorder for the pool.
+func (r *recorder) reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, l := range r.lanes {
+		releaseLaneID(l.id)
+	}
+	clear(r.recs) // drop name strings
+	r.recs = r.recs[:0]
+	r.lanes = r.lanes[:0]
+	clear(r.fails)
+	r.fails = r.fails[:0]
+	r.dropped, r.filtered, r.droppedLanes = 0, 0, 0
+	r.ctxKey, r.ctxNode = [2]uintptr{}, nil
+	r.sc = trace.SpanContext{}
+	r.entry = nil
+}
+
+// Region is one hooked call, returned by Enter and friends and ended by End,
+// EndErr or Done. The zero Region (nothing recorded) is valid and free to end.
+type Region struct {
+	rec  *recorder
+	gen  uint64
+	idx  int32 // record index; -1 when the call was counted but not recorded
+	lane int32
+}
+
+// enter records a call on b's lane. parent, when not nil, asks for a context
+// bound to the lane (Start); it is returned as ctx.
+func (r *recorder) enter(b *binding, name string, pc uintptr, parent context.Context) (reg Region, ctx context.Context) {
+	ctx = parent
+	now := nanotime()
+	r.mu.Lock()
+	if r.gen != b.gen || !r.open {
+		r.mu.Unlock()
+		return Region{}, ctx
+	}
+	l := &r.lanes[b.lane]
+	l.depth++
+	reg = Region{rec: r, gen: b.gen, idx: -1, lane: b.lane}
+	if l.depth > r.maxDepth || len(r.recs) == cap(r.recs) {
+		r.dropped++
+	} else {
+		idx := int32(len(r.recs))
+		r.recs = r.recs[:idx+1]
+		p := l.cur
+		if p < 0 {
+			p = l.root
+		}
+		rc := &r.recs[idx]
+		*rc = record{name: name, pc: pc, start: now, parent: p, lane: b.lane}
+		if b.mark != -2 && l.cur == b.mark {
+			rc.link = b.link
+		}
+		l.cur = idx
+		reg.idx = idx
+	}
+	if parent != nil {
+		ctx = r.childLocked(parent, b)
+	}
+	r.mu.Unlock()
+	return reg, ctx
+}
+
+// childLocked returns a context bound to b's lane. A context already bound to
+// it is returned as is, and the last parent seen is cached, so the recording
+// path of Start does not allocate in steady state. Nodes are never reused:
+// a context may outlive its request, and must keep meaning what it meant.
+func (r *recorder) childLocked(parent context.Context, b *binding) context.Context {
+	if n, ok := parent.(*node); ok && n.b == b {
+		return parent
+	}
+	// Compare interface words instead of values: comparing two contexts of a
+	// non-comparable dynamic type with == would panic.
+	key := *(*[2]uintptr)(unsafe.Pointer(&parent))
+	if r.ctxNode != nil && r.ctxKey == key && r.ctxNode.b == b {
+		return r.ctxNode.context()
+	}
+	n := newNode(parent, b)
+	r.ctxKey, r.ctxNode = key, n
+	return n.context()
+}
+
+// exit ends the call reg stands for.
+func (r *recorder) exit(reg Region, err error, panicked any, stack []byte) {
+	now := nanotime()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gen != reg.gen || !r.open {
+		return
+	}
+	l := &r.lanes[reg.lane]
+	l.depth--
+	if reg.idx < 0 {
+		return
+	}
+	rc := &r.recs[reg.idx]
+	if rc.end != 0 {
+		return // ended twice
+	}
+	rc.end = now
+	switch {
+	case l.cur == reg.idx:
+		l.cur = r.outerOnLane(rc)
+	case r.encloses(reg.idx, l.cur):
+		l.cur = r.outerOnLane(rc) // inner calls that never ended are cut here
+	default:
+		rc.flags |= flagUnordered
+	}
+	if err != nil || panicked != nil {
+		rc.flags |= flagError
+		if len(r.fails) < maxFailures {
+			r.fails = append(r.fails, failure{idx: reg.idx, err: err, panic: panicked, stack: stack, at: now})
+		}
+		return
+	}
+	if now-rc.start < r.minDur {
+		r.filtered++
+		if int(reg.idx) == len(r.recs)-1 && rc.flags&flagForked == 0 {
+			*rc = record{}
+			r.recs = r.recs[:reg.idx] // reuse the slot
+		} else {
+			rc.flags |= flagFiltered
+		}
+	}
+}
+
+// outerOnLane returns the record that encloses rc on its own lane, or -1.
+func (r *recorder) outerOnLane(rc *record) int32 {
+	if p := rc.parent; p >= 0 && r.recs[p].lane == rc.lane {
+		return p
+	}
+	return -1
+}
+
+// encloses reports whether record outer is an ancestor of inner on one lane.
+func (r *recorder) encloses(outer, inner int32) bool {
+	for i := 0; inner >= 0 && i <= int(r.maxDepth); i++ {
+		if inner == outer {
+			return true
+		}
+		if r.recs[inner].lane != r.recs[outer].lane {
+			return false
+		}
+		inner = r.recs[inner].parent
+	}
+	return false
+}
+
+// fork adds a lane whose outermost calls are children of b's innermost open
+// call. It returns nil when the request is over or has MaxLanes lanes.
+func (r *recorder) fork(b *binding) *binding {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gen != b.gen || !r.open {
+		return nil
+	}
+	if len(r.lanes) == cap(r.lanes) {
+		r.droppedLanes++
+		return nil
+	}
+	from := &r.lanes[b.lane]
+	root := from.cur
+	if root < 0 {
+		root = from.root
+	}
+	if root >= 0 {
+		r.recs[root].flags |= flagForked
+	}
+	r.lanes = append(r.lanes, lane{id: acquireLaneID(), root: root, cur: -1})
+	return &binding{rec: r, gen: b.gen, lane: int32(len(r.lanes) - 1), mark: -2}
+}
+
+// aliasFor binds a span started inside the request on b's lane: hooks under it
+// go to the same lane and their outermost calls become its children.
+func (r *recorder) aliasFor(b *binding, id trace.SpanID) (binding, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gen != b.gen || !r.open {
+		return binding{}, false
+	}
+	return binding{rec: r, gen: b.gen, lane: b.lane, mark: r.lanes[b.lane].cur, link: id}, true
+}
