@@ -150,8 +150,8 @@ func BenchmarkEncodeString(b *testing.B) {
 // ratio holds on a noisy machine. The target is 2x; the test fails only on a
 // gross regression so CI stays stable on two shared cores.
 func TestConvertCost(t *testing.T) {
-	if testing.Short() {
-		t.Skip("benchmark ratio: skipped in -short mode")
+	if testing.Short() || raceEnabled {
+		t.Skip("SKIP: benchmark ratio means nothing under -short or -race; .ci/run runs it without them")
 	}
 	dec := testing.Benchmark(BenchmarkDecodeOnly)
 	conv := testing.Benchmark(BenchmarkConvert)
@@ -166,8 +166,8 @@ func TestConvertCost(t *testing.T) {
 // TestPeakMemory converts the benchmark input and samples the live heap while
 // it runs. Target: peak <= 3x the OTLP protobuf size.
 func TestPeakMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("memory measurement: skipped in -short mode")
+	if testing.Short() || raceEnabled {
+		t.Skip("SKIP: memory ratio means nothing under -short or -race; .ci/run runs it without them")
 	}
 	data := benchInput(t)
 	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package converter
+
+const raceEnabled = false
