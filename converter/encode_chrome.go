@@ -92,7 +92,7 @@ func (cw *chromeWriter) encode(absolute bool) Stats {
 	for _, i := range l.sel {
 		cw.slice(i)
 		st.Spans++
-		s := m.spans.at(i)
+		s := cw.l.rec(i)
 		for k := s.events; k < s.events+s.nEvents; k++ {
 			cw.instant(i, &m.events[k])
 			st.Instants++
@@ -182,7 +182,7 @@ func (cw *chromeWriter) cat(scope uint32) {
 func (cw *chromeWriter) slice(i int32) {
 	cw.begin()
 	m, e := cw.m, &cw.enc
-	s := m.spans.at(i)
+	s := cw.l.rec(i)
 	e.buf = append(e.buf, `{"ph":"X","name":`...)
 	e.str(m.strs[s.name])
 	e.buf = append(e.buf, `,"cat":`...)
@@ -244,7 +244,7 @@ func (cw *chromeWriter) slice(i int32) {
 func (cw *chromeWriter) instant(i int32, ev *eventRec) {
 	cw.begin()
 	m, e := cw.m, &cw.enc
-	s := m.spans.at(i)
+	s := cw.l.rec(i)
 	e.buf = append(e.buf, `{"ph":"i","s":"t","name":`...)
 	e.str(m.strs[ev.name])
 	e.buf = append(e.buf, `,"cat":`...)
@@ -262,8 +262,8 @@ func (cw *chromeWriter) instant(i int32, ev *eventRec) {
 // flow writes the s/f pair of one arrow. The start sits inside the source slice
 // (clamped to it), the finish at the start of the target slice, bound to it.
 func (cw *chromeWriter) flow(id int64, f flowOut) {
-	m, l, e := cw.m, cw.l, &cw.enc
-	from, to := m.spans.at(f.from), m.spans.at(f.to)
+	l, e := cw.l, &cw.enc
+	from, to := cw.l.rec(f.from), cw.l.rec(f.to)
 	at := to.start + l.shift[f.to] - l.shift[f.from] // target start, in the source's clock
 	if at < from.start {
 		at = from.start

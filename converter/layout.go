@@ -13,12 +13,18 @@ import (
 // process and lane each span sits on, how far clock-skew correction moved it,
 // and which flow arrows join spans on different lanes. It is computed from the
 // model only; the encoder turns it into events.
+//
+// Spans are numbered locally, 0..len(ids)-1, so laying out one trace of a
+// large model costs in proportion to that trace.
 type layout struct {
-	sel    []int32 // model span indices, in emission order (by pid, lane, start)
-	parent []int32 // per model span: model index of the parent in sel, or -1
-	depth  []int32 // per model span: depth in its trace tree
-	shift  []int64 // per model span: clock-skew shift in ns
-	lane   []int32 // per model span: index into lanes
+	spans  *spanStore
+	ids    []int32         // local index -> model span index
+	local  map[int32]int32 // model span index -> local index; nil when ids is all spans
+	sel    []int32         // local indices in emission order (by pid, lane, start)
+	parent []int32         // per local span: local index of the parent, or -1
+	depth  []int32         // per local span: depth in its trace tree
+	shift  []int64         // per local span: clock-skew shift in ns
+	lane   []int32         // per local span: index into lanes
 	procs  []procOut
 	lanes  []laneOut
 	flows  []flowOut
@@ -40,30 +46,54 @@ type laneOut struct {
 	sort int
 }
 
+// rec returns the record of local span k.
+func (l *layout) rec(k int32) *spanRec { return l.spans.at(l.ids[k]) }
+
+// find returns the local index of a span by its IDs, if it is in the layout.
+func (l *layout) find(m *model, t pcommon.TraceID, s pcommon.SpanID) (int32, bool) {
+	g, ok := m.index[keyOf(t, s)]
+	if !ok {
+		return 0, false
+	}
+	if l.local == nil {
+		return g, true
+	}
+	k, ok := l.local[g]
+	return k, ok
+}
+
 type flowOut struct {
-	from, to int32 // model span indices
+	from, to int32 // local span indices
 	link     bool  // a span link rather than a parent->child hop
 }
 
 func (m *model) layout(only *pcommon.TraceID, cfg *config) *layout {
-	n := m.spans.len()
-	l := &layout{
-		parent: make([]int32, n),
-		depth:  make([]int32, n),
-		shift:  make([]int64, n),
-		lane:   make([]int32, n),
+	l := &layout{spans: &m.spans}
+	if only == nil {
+		l.ids = make([]int32, m.spans.len())
+		for i := range l.ids {
+			l.ids[i] = int32(i)
+		}
+	} else {
+		l.ids = m.traceSpans(*only)
+		l.local = make(map[int32]int32, len(l.ids))
+		for k, g := range l.ids {
+			l.local[g] = int32(k)
+		}
 	}
-	in := func(i int32) bool { return only == nil || m.spans.at(i).trace == *only }
+	n := len(l.ids)
+	l.parent = make([]int32, n)
+	l.depth = make([]int32, n)
+	l.shift = make([]int64, n)
+	l.lane = make([]int32, n)
+	l.sel = make([]int32, n)
 	traces := map[pcommon.TraceID]struct{}{}
 	var lastTrace pcommon.TraceID
 	for i := int32(0); i < int32(n); i++ {
+		l.sel[i] = i
 		l.parent[i] = -1
 		l.lane[i] = -1
-		if !in(i) {
-			continue
-		}
-		l.sel = append(l.sel, i)
-		s := m.spans.at(i)
+		s := l.rec(i)
 		if s.trace != lastTrace || len(traces) == 0 {
 			// Spans of a trace mostly arrive together; the check skips
 			// the map for all but the first of a run.
@@ -73,7 +103,7 @@ func (m *model) layout(only *pcommon.TraceID, cfg *config) *layout {
 		if s.parent.IsEmpty() || s.parent == s.id {
 			continue
 		}
-		if p, ok := m.index[keyOf(s.trace, s.parent)]; ok {
+		if p, ok := l.find(m, s.trace, s.parent); ok {
 			l.parent[i] = p
 		}
 	}
@@ -83,9 +113,9 @@ func (m *model) layout(only *pcommon.TraceID, cfg *config) *layout {
 		l.fixSkew(m, order)
 	}
 	if len(l.sel) > 0 && !cfg.absoluteTime {
-		l.origin = m.spans.at(l.sel[0]).start + l.shift[l.sel[0]]
+		l.origin = l.rec(l.sel[0]).start + l.shift[l.sel[0]]
 		for _, i := range l.sel {
-			if t := m.spans.at(i).start + l.shift[i]; t < l.origin {
+			if t := l.rec(i).start + l.shift[i]; t < l.origin {
 				l.origin = t
 			}
 		}
@@ -100,7 +130,7 @@ func (m *model) layout(only *pcommon.TraceID, cfg *config) *layout {
 // broken by treating one span of the cycle as a root.
 func (l *layout) treeOrder(m *model) []int32 {
 	// Children in compressed form: kids[first[p]:first[p+1]] are p's children.
-	n := m.spans.len()
+	n := len(l.ids)
 	first := make([]int32, n+1)
 	for _, i := range l.sel {
 		if p := l.parent[i]; p >= 0 {
@@ -160,7 +190,7 @@ func (l *layout) fixSkew(m *model, order []int32) {
 		if p < 0 {
 			continue
 		}
-		s, ps := m.spans.at(i), m.spans.at(p)
+		s, ps := l.rec(i), l.rec(p)
 		if s.proc == ps.proc {
 			l.shift[i] = l.shift[p]
 			continue
@@ -217,7 +247,7 @@ func (s *laneState) push(end int64) { s.ends = append(s.ends, end) }
 func (l *layout) placeLanes(m *model) {
 	byProc := map[uint32][]int32{}
 	for _, i := range l.sel {
-		p := m.spans.at(i).proc
+		p := l.rec(i).proc
 		byProc[p] = append(byProc[p], i)
 	}
 	procIDs := make([]uint32, 0, len(byProc))
@@ -228,9 +258,9 @@ func (l *layout) placeLanes(m *model) {
 	// that received the request sits on top; names break ties.
 	firstStart := map[uint32]int64{}
 	for p, spans := range byProc {
-		first := m.spans.at(spans[0]).start + l.shift[spans[0]]
+		first := l.rec(spans[0]).start + l.shift[spans[0]]
 		for _, i := range spans {
-			if t := m.spans.at(i).start + l.shift[i]; t < first {
+			if t := l.rec(i).start + l.shift[i]; t < first {
 				first = t
 			}
 		}
@@ -260,7 +290,7 @@ func (l *layout) placeLanes(m *model) {
 		threads := map[int64]*threadLane{}
 		usedTID := map[int64]bool{}
 		for _, i := range spans {
-			if s := m.spans.at(i); s.hasTID && s.tid > 0 {
+			if s := l.rec(i); s.hasTID && s.tid > 0 {
 				usedTID[s.tid] = true
 			}
 		}
@@ -277,7 +307,7 @@ func (l *layout) placeLanes(m *model) {
 			return idx
 		}
 		for _, i := range spans {
-			s := m.spans.at(i)
+			s := l.rec(i)
 			start, end := s.start+l.shift[i], s.end+l.shift[i]
 			lane := int32(-1)
 			if s.hasTID && s.tid > 0 {
@@ -296,7 +326,7 @@ func (l *layout) placeLanes(m *model) {
 					lane = t.lane
 				}
 			}
-			if p := l.parent[i]; lane < 0 && p >= 0 && m.spans.at(p).proc == s.proc {
+			if p := l.parent[i]; lane < 0 && p >= 0 && l.rec(p).proc == s.proc {
 				if pl := l.lane[p]; pl >= 0 && states[pl].fits(start, end) {
 					lane = pl
 				}
@@ -342,7 +372,7 @@ func (l *layout) placeLanes(m *model) {
 // less orders spans for placement: by start, longer first, parents before
 // children, then by IDs so equal spans still order deterministically.
 func (l *layout) less(m *model, a, b int32) bool {
-	sa, sb := m.spans.at(a), m.spans.at(b)
+	sa, sb := l.rec(a), l.rec(b)
 	if x, y := sa.start+l.shift[a], sb.start+l.shift[b]; x != y {
 		return x < y
 	}
@@ -363,10 +393,10 @@ func (l *layout) addFlows(m *model) {
 		if p := l.parent[i]; p >= 0 && l.lane[p] != l.lane[i] {
 			l.flows = append(l.flows, flowOut{from: p, to: i})
 		}
-		s := m.spans.at(i)
+		s := l.rec(i)
 		for k := s.links; k < s.links+s.nLinks; k++ {
 			lk := m.links[k]
-			j, ok := m.index[keyOf(lk.trace, lk.id)]
+			j, ok := l.find(m, lk.trace, lk.id)
 			if !ok || j == i || l.lane[j] < 0 {
 				continue
 			}

@@ -78,6 +78,9 @@ type model struct {
 	arena  arena
 	enc    encoder // scratch for attribute encoding
 	picked picked  // scratch for encodeSpanAttrs
+
+	byTrace  map[pcommon.TraceID][]int32 // see traceSpans
+	byTraceN int                         // spans.len() when byTrace was built
 }
 
 func newModel(cfg *config) *model {
@@ -103,6 +106,20 @@ func (m *model) str(s string) uint32 {
 }
 
 func (m *model) len() int { return m.spans.len() }
+
+// traceSpans returns the model indices of the spans of trace t. The index by
+// trace is built on first use and rebuilt only after spans were added.
+func (m *model) traceSpans(t pcommon.TraceID) []int32 {
+	if m.byTrace == nil || m.byTraceN != m.spans.len() {
+		m.byTrace = map[pcommon.TraceID][]int32{}
+		for i := int32(0); i < int32(m.spans.len()); i++ {
+			id := m.spans.at(i).trace
+			m.byTrace[id] = append(m.byTrace[id], i)
+		}
+		m.byTraceN = m.spans.len()
+	}
+	return m.byTrace[t]
+}
 
 func (m *model) traceIDs() []pcommon.TraceID {
 	seen := map[pcommon.TraceID]struct{}{}
