@@ -1,0 +1,5 @@
+//go:build !race
+
+package sdkhook_test
+
+const raceEnabled = false
