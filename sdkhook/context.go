@@ -72,15 +72,22 @@ func (n *node) Value(key any) any {
 	return n.Context.Value(key)
 }
 
+func (n *node) bound() *binding {
+	if n.b.rec == nil {
+		return nil // a fork beyond MaxLanes
+	}
+	return n.b
+}
+
 // lookup finds the lane binding in ctx: a node, or a span registered by a
 // processor (the request span, or a span started inside a request).
 func lookup(ctx context.Context) *binding {
 	if n, ok := ctx.(*node); ok {
-		return n.b
+		return n.bound()
 	}
 	span := trace.SpanFromContext(ctx)
 	if n, ok := span.(*node); ok {
-		return n.b
+		return n.bound()
 	}
 	sc := span.SpanContext()
 	if !sc.HasSpanID() {

@@ -45,10 +45,6 @@ func (p *processor) emit(req sdktrace.ReadOnlySpan, r *recorder, out func(sdktra
 		for pa >= 0 && !kept(pa) {
 			pa = recs[pa].parent
 		}
-		parents[i] = pa
-		if pa >= 0 && rc.link == (trace.SpanID{}) {
-			children[pa]++
-		}
 		if rc.end == 0 {
 			limit := reqEnd
 			if pa >= 0 && recs[pa].lane == rc.lane && recs[pa].end < limit {
@@ -56,6 +52,16 @@ func (p *processor) emit(req sdktrace.ReadOnlySpan, r *recorder, out func(sdktra
 			}
 			rc.end = max(limit, rc.start)
 			incomplete[i] = true
+		}
+		// On one lane a parent contains its children. Only goroutines
+		// sharing a lane without Fork break that; then the nearest
+		// enclosing ancestor (or the request) is the honest parent.
+		for pa >= 0 && recs[pa].lane == rc.lane && (recs[pa].start > rc.start || recs[pa].end < rc.end || !kept(pa)) {
+			pa = recs[pa].parent
+		}
+		parents[i] = pa
+		if pa >= 0 && rc.link == (trace.SpanID{}) {
+			children[pa]++
 		}
 	}
 

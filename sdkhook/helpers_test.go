@@ -120,3 +120,5 @@ func waitNoLeaks(t *testing.T) {
 		t.Errorf("%d requests still registered", n)
 	}
 }
+
+func attributeKey(s string) attribute.Key { return attribute.Key(s) }

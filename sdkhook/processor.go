@@ -292,9 +292,18 @@ type requestSpan struct {
 
 func (s *requestSpan) Attributes() []attribute.KeyValue { return s.attrs }
 
-// Shutdown stops recording and shuts next down.
+// Shutdown stops recording, gives back the recorders of requests still open
+// (the provider will not call OnEnd for them), and shuts next down.
 func (p *processor) Shutdown(ctx context.Context) error {
 	p.stopped.Store(true)
+	for i := range spans.slots {
+		if e := spans.slots[i].Load(); e != nil && e.proc == p && spans.slots[i].CompareAndSwap(e, nil) {
+			if e.request {
+				active.Add(-1)
+				p.release(e.b.rec)
+			}
+		}
+	}
 	return p.next.Shutdown(ctx)
 }
 

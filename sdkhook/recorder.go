@@ -264,8 +264,12 @@ func (r *recorder) encloses(outer, inner int32) bool {
 	return false
 }
 
+// noLane binds a fork beyond MaxLanes: hooks with it record nothing.
+var noLane = &binding{}
+
 // fork adds a lane whose outermost calls are children of b's innermost open
-// call. It returns nil when the request is over or has MaxLanes lanes.
+// call. It returns nil when the request is over, noLane when it has MaxLanes
+// lanes.
 func (r *recorder) fork(b *binding) *binding {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -274,7 +278,7 @@ func (r *recorder) fork(b *binding) *binding {
 	}
 	if len(r.lanes) == cap(r.lanes) {
 		r.droppedLanes++
-		return nil
+		return noLane
 	}
 	from := &r.lanes[b.lane]
 	root := from.cur
