@@ -1,8 +1,8 @@
 // Package sdkhook records function entry and exit inside a Go service at close
 // to the cost of reading the clock, and turns the records into OTel child spans.
 //
-// A [Processor] made by [NewProcessor] wraps the next span processor of an SDK
-// TracerProvider. When a request span starts (a SERVER span or a local root,
+// The SpanProcessor made by [NewProcessor] wraps the next span processor of an
+// SDK TracerProvider. When a request span starts (a SERVER span or a local root,
 // see [WithRequestFunc]) it attaches a pooled, bounded recorder to it, so hooks
 // called with the request's context find it without extra code, also under
 // otelhttp or otelgrpc. When the request span ends, the recorded calls become

@@ -11,8 +11,9 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
+	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -79,7 +80,11 @@ func (p *processor) emit(req sdktrace.ReadOnlySpan, r *recorder, out func(sdktra
 
 	wall := func(t int64) time.Time { return r.startWall.Add(time.Duration(t - r.startMono)) }
 	res := req.Resource()
-	emitted := 0
+	// One allocation each for all spans and all attributes of the request:
+	// emission runs in OnEnd, on the request's goroutine.
+	out2 := make([]funcSpan, 0, n)
+	attrBuf := make([]attribute.KeyValue, 0, n*6)
+	names := map[int64]string{}
 	for i := range recs {
 		rc := &recs[i]
 		if !kept(int32(i)) {
@@ -101,37 +106,44 @@ func (p *processor) emit(req sdktrace.ReadOnlySpan, r *recorder, out func(sdktra
 			}
 		}
 		tid := tids.of[i]
-		attrs := make([]attribute.KeyValue, 0, 6)
-		attrs = append(attrs, semconv.CodeFunctionName(fn))
+		tname, ok := names[tid]
+		if !ok {
+			tname = tids.name(tid)
+			names[tid] = tname
+		}
+		a := len(attrBuf)
+		attrBuf = append(attrBuf, semconv.CodeFunctionName(fn))
 		if file != "" {
-			attrs = append(attrs, semconv.CodeFilePath(file), semconv.CodeLineNumber(line))
+			attrBuf = append(attrBuf, semconv.CodeFilePath(file), semconv.CodeLineNumber(line))
 		}
-		attrs = append(attrs, semconv.ThreadID(int(tid)), semconv.ThreadName(tids.name(tid)))
+		attrBuf = append(attrBuf, semconv.ThreadID(int(tid)), semconv.ThreadName(tname))
 		if incomplete[i] {
-			attrs = append(attrs, AttrIncomplete.Bool(true))
+			attrBuf = append(attrBuf, AttrIncomplete.Bool(true))
 		}
-		stub := tracetest.SpanStub{
-			Name:                 name,
-			SpanContext:          r.spanContext(ids[i]),
-			Parent:               r.spanContext(parentID),
-			SpanKind:             trace.SpanKindInternal,
-			StartTime:            wall(rc.start),
-			EndTime:              wall(rc.end),
-			Attributes:           attrs,
-			ChildSpanCount:       children[i],
-			Resource:             res,
-			InstrumentationScope: p.scope,
-		}
+		out2 = append(out2, funcSpan{
+			ReadOnlySpan: req,
+			name:         name,
+			sc:           r.spanContext(ids[i]),
+			parent:       r.spanContext(parentID),
+			start:        wall(rc.start),
+			end:          wall(rc.end),
+			attrs:        attrBuf[a:len(attrBuf):len(attrBuf)],
+			children:     children[i],
+			resource:     res,
+			scope:        p.scope,
+		})
+		fs := &out2[len(out2)-1]
 		if rc.flags&flagError != 0 {
-			stub.Status = sdktrace.Status{Code: codes.Error}
+			fs.status = sdktrace.Status{Code: codes.Error}
 			if f := fails[int32(i)]; f != nil {
-				stub.Status.Description, stub.Events = exception(f, wall(f.at))
+				fs.status.Description, fs.events = exception(f, wall(f.at))
 			}
 		}
-		out(stub.Snapshot())
-		emitted++
 	}
-	return emitted
+	for i := range out2 {
+		out(&out2[i])
+	}
+	return len(out2)
 }
 
 func (r *recorder) spanContext(id trace.SpanID) trace.SpanContext {
@@ -268,3 +280,46 @@ func resolvePC(pc uintptr) *frame {
 	frames.Store(pc, f)
 	return f
 }
+
+// funcSpan is an emitted function span. It embeds the request span only to
+// satisfy ReadOnlySpan's unexported method; it overrides every method of the
+// interface as of otel/sdk v1.47 (a method added in a later release would
+// answer for the request span until overridden here).
+type funcSpan struct {
+	sdktrace.ReadOnlySpan
+	name     string
+	sc       trace.SpanContext
+	parent   trace.SpanContext
+	start    time.Time
+	end      time.Time
+	attrs    []attribute.KeyValue
+	events   []sdktrace.Event
+	status   sdktrace.Status
+	children int
+	resource *resource.Resource
+	scope    instrumentation.Scope
+}
+
+func (s *funcSpan) Name() string                     { return s.name }
+func (s *funcSpan) SpanContext() trace.SpanContext   { return s.sc }
+func (s *funcSpan) Parent() trace.SpanContext        { return s.parent }
+func (s *funcSpan) SpanKind() trace.SpanKind         { return trace.SpanKindInternal }
+func (s *funcSpan) StartTime() time.Time             { return s.start }
+func (s *funcSpan) EndTime() time.Time               { return s.end }
+func (s *funcSpan) Attributes() []attribute.KeyValue { return s.attrs }
+func (s *funcSpan) Links() []sdktrace.Link           { return nil }
+func (s *funcSpan) Events() []sdktrace.Event         { return s.events }
+func (s *funcSpan) Status() sdktrace.Status          { return s.status }
+func (s *funcSpan) InstrumentationScope() instrumentation.Scope {
+	return s.scope
+}
+
+// InstrumentationLibrary is deprecated in ReadOnlySpan; it returns the scope.
+func (s *funcSpan) InstrumentationLibrary() instrumentation.Library { //nolint:staticcheck // required by the interface
+	return s.scope
+}
+func (s *funcSpan) Resource() *resource.Resource { return s.resource }
+func (s *funcSpan) DroppedAttributes() int       { return 0 }
+func (s *funcSpan) DroppedLinks() int            { return 0 }
+func (s *funcSpan) DroppedEvents() int           { return 0 }
+func (s *funcSpan) ChildSpanCount() int          { return s.children }
