@@ -283,11 +283,7 @@ func (l *layout) placeLanes(m *model) {
 		spans := byProc[p]
 		sort.Slice(spans, func(a, b int) bool { return l.less(m, spans[a], spans[b]) })
 
-		type threadLane struct {
-			lane  int32
-			state laneState
-		}
-		threads := map[int64]*threadLane{}
+		threads := map[int64]int32{} // thread.id -> lane
 		usedTID := map[int64]bool{}
 		for _, i := range spans {
 			if s := l.rec(i); s.hasTID && s.tid > 0 {
@@ -311,19 +307,22 @@ func (l *layout) placeLanes(m *model) {
 			start, end := s.start+l.shift[i], s.end+l.shift[i]
 			lane := int32(-1)
 			if s.hasTID && s.tid > 0 {
-				t := threads[s.tid]
-				if t == nil {
-					name := m.strs[s.tname]
-					if name == "" {
-						name = "thread " + itoa(s.tid)
+				t, ok := threads[s.tid]
+				if !ok {
+					t = l.threadLane(m, pi, i, start, end, states)
+					if t < 0 {
+						t = int32(len(l.lanes))
+						name := m.strs[s.tname]
+						if name == "" {
+							name = "thread " + itoa(s.tid)
+						}
+						l.lanes = append(l.lanes, laneOut{proc: pi, tid: s.tid, name: name})
+						states = append(states, &laneState{})
 					}
-					t = &threadLane{lane: int32(len(l.lanes))}
-					l.lanes = append(l.lanes, laneOut{proc: pi, tid: s.tid, name: name})
-					states = append(states, &t.state)
 					threads[s.tid] = t
 				}
-				if t.state.fits(start, end) {
-					lane = t.lane
+				if states[t].fits(start, end) {
+					lane = t
 				}
 			}
 			if p := l.parent[i]; lane < 0 && p >= 0 && l.rec(p).proc == s.proc {
@@ -367,6 +366,30 @@ func (l *layout) placeLanes(m *model) {
 		sel = append(sel, spans...)
 	}
 	l.sel = sel
+}
+
+// threadLane decides where the first span of a thread.id lane goes. When its
+// parent in the same process carries no thread.id (a request span, whose calls
+// sdkhook recorded) and the span fits under it, the thread shares the parent's
+// lane, so the calls nest right under the request. Otherwise (-1) the thread
+// gets a lane of its own.
+func (l *layout) threadLane(m *model, proc int, i int32, start, end int64, states []*laneState) int32 {
+	p := l.parent[i]
+	if p < 0 {
+		return -1
+	}
+	ps := l.rec(p)
+	if ps.proc != l.rec(i).proc || ps.hasTID {
+		return -1
+	}
+	pl := l.lane[p]
+	if pl < 0 || !states[pl].fits(start, end) {
+		return -1
+	}
+	if s := l.rec(i); s.tname != 0 {
+		l.lanes[pl].name = m.strs[s.tname]
+	}
+	return pl
 }
 
 // less orders spans for placement: by start, longer first, parents before

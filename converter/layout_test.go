@@ -154,7 +154,7 @@ func TestLayoutRules(t *testing.T) {
 			},
 		},
 		{
-			name: "thread.id lanes, with a fallback when they would overlap",
+			name: "thread.id lanes nest under their request, with a fallback when they would overlap",
 			spans: []spec{
 				{trace: 1, id: 1, service: "a", name: "req", end: 100 * ms},
 				{trace: 1, id: 2, parent: 1, service: "a", name: "f1", start: 10 * ms, end: 40 * ms, attrs: map[string]any{"thread.id": int64(7), "thread.name": "worker"}},
@@ -163,14 +163,34 @@ func TestLayoutRules(t *testing.T) {
 			},
 			check: func(t *testing.T, r *check.Report, st Stats) {
 				l := lane(t, r, 2)
-				if l.Tid != 7 || r.Threads[l] != "worker" {
-					t.Errorf("thread lane = %v %q, want tid 7 named worker", l, r.Threads[l])
+				if l != lane(t, r, 1) || r.Threads[l] != "worker" {
+					t.Errorf("first thread lane = %v %q, want the request's lane %v, named worker", l, r.Threads[l], lane(t, r, 1))
 				}
 				if lane(t, r, 3) != l {
 					t.Errorf("same thread.id on a different lane")
 				}
 				if lane(t, r, 4) == l {
 					t.Errorf("partially overlapping span kept on the thread lane")
+				}
+			},
+		},
+		{
+			name: "a forked goroutine's thread.id gets a lane of its own",
+			spans: []spec{
+				{trace: 1, id: 1, service: "a", name: "req", end: 100 * ms},
+				{trace: 1, id: 2, parent: 1, service: "a", name: "main", start: 10 * ms, end: 90 * ms, attrs: map[string]any{"thread.id": int64(1)}},
+				{trace: 1, id: 3, parent: 2, service: "a", name: "worker", start: 20 * ms, end: 95 * ms, attrs: map[string]any{"thread.id": int64(2), "thread.name": "goroutine 2"}},
+			},
+			check: func(t *testing.T, r *check.Report, st Stats) {
+				l := lane(t, r, 3)
+				if l.Tid != 2 || r.Threads[l] != "goroutine 2" {
+					t.Errorf("forked lane = %v %q, want tid 2 named goroutine 2", l, r.Threads[l])
+				}
+				if lane(t, r, 2) != lane(t, r, 1) {
+					t.Errorf("main goroutine's calls not under the request")
+				}
+				if r.Flows != 1 {
+					t.Errorf("flows = %d, want 1 (to the forked goroutine)", r.Flows)
 				}
 			},
 		},
