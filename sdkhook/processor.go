@@ -237,8 +237,7 @@ func (p *processor) release(rec *recorder) {
 // request span on.
 func (p *processor) OnEnd(s sdktrace.ReadOnlySpan) {
 	if active.Load() > 0 {
-		if e := spans.find(s.SpanContext().SpanID()); e != nil && e.proc == p {
-			spans.remove(e)
+		if e := spans.find(s.SpanContext().SpanID()); e != nil && e.proc == p && spans.remove(e) {
 			if e.request {
 				active.Add(-1)
 				s = p.endRequest(s, e.b.rec)

@@ -25,7 +25,7 @@ type record struct {
 
 const (
 	flagFiltered  uint32 = 1 << iota // shorter than the minimum duration
-	flagForked                       // a lane was forked below it; keep its slot
+	flagForked                       // a lane or a span started below it; keep its slot
 	flagUnordered                    // exited out of order (a lane shared by goroutines)
 	flagError                        // ended with an error or a panic
 )
@@ -207,14 +207,15 @@ func (r *recorder) exit(reg Region, err error, panicked any, stack []byte) {
 		return
 	}
 	l := &r.lanes[reg.lane]
-	l.depth--
 	if reg.idx < 0 {
+		l.depth--
 		return
 	}
 	rc := &r.recs[reg.idx]
 	if rc.end != 0 {
 		return // ended twice
 	}
+	l.depth--
 	rc.end = now
 	switch {
 	case l.cur == reg.idx:
@@ -300,5 +301,9 @@ func (r *recorder) aliasFor(b *binding, id trace.SpanID) (binding, bool) {
 	if r.gen != b.gen || !r.open {
 		return binding{}, false
 	}
-	return binding{rec: r, gen: b.gen, lane: b.lane, mark: r.lanes[b.lane].cur, link: id}, true
+	cur := r.lanes[b.lane].cur
+	if cur >= 0 {
+		r.recs[cur].flags |= flagForked // mark must keep naming this call
+	}
+	return binding{rec: r, gen: b.gen, lane: b.lane, mark: cur, link: id}, true
 }

@@ -80,14 +80,17 @@ func (t *spanTable) find(id trace.SpanID) *entry {
 	return nil
 }
 
-func (t *spanTable) remove(e *entry) {
+// remove unregisters e and reports whether this call did: of OnEnd and a
+// concurrent Shutdown, only the one that removes the entry releases it.
+func (t *spanTable) remove(e *entry) bool {
 	i := slotOf(e.id)
 	for n := 0; n < tableWin; n++ {
 		if t.slots[i].CompareAndSwap(e, nil) {
-			return
+			return true
 		}
 		i = (i + 1) & tableMask
 	}
+	return false
 }
 
 // laneIDs hands out thread.id values: the smallest number not used by a live
