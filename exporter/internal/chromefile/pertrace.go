@@ -1,0 +1,386 @@
+package chromefile
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otel2chrome/otel2chrome/converter"
+)
+
+// PerTraceConfig configures a PerTrace sink. Zero limits are replaced by the
+// defaults below; the exporters validate user input before it gets here.
+type PerTraceConfig struct {
+	Dir string
+	// IdleTimeout is how long a trace must go without new spans before its file
+	// is written. Spans of one trace arrive in many batches, from many services.
+	IdleTimeout time.Duration
+	// Retention is how long the spans of a written trace stay in memory, so that
+	// late spans rewrite the file with everything instead of starting a part file.
+	// Zero drops them as soon as the file is written.
+	Retention time.Duration
+	// MaxTraces bounds the traces held in memory, written or not. When a new
+	// trace needs room, the least recently updated one is written (if it has
+	// spans not yet on disk) and dropped.
+	MaxTraces int
+	// MaxSpansPerTrace bounds the spans held for one trace. A trace that reaches
+	// it is written and dropped from memory; its later spans go to a new part file.
+	MaxSpansPerTrace int
+	Gzip             bool
+	Converter        []converter.Option
+	// OnError receives errors of background writes, which have no caller to
+	// return them to. Nil discards them.
+	OnError func(error)
+	// Now is the clock; nil means time.Now. Tests set it.
+	Now func() time.Time
+}
+
+// Defaults for PerTraceConfig.
+const (
+	DefaultIdleTimeout      = 5 * time.Second
+	DefaultRetention        = 30 * time.Second
+	DefaultMaxTraces        = 1000
+	DefaultMaxSpansPerTrace = 10000
+)
+
+// PartialError reports that only part of a batch was stored. Remaining holds the
+// spans that were not, so a caller can retry just those.
+type PartialError struct {
+	Err       error
+	Remaining ptrace.Traces
+}
+
+func (e *PartialError) Error() string { return e.Err.Error() }
+func (e *PartialError) Unwrap() error { return e.Err }
+
+// PerTrace writes one Chrome trace file per trace into a directory.
+//
+// A trace is written when it has been idle for IdleTimeout, when memory limits
+// force it out, and at Flush or Shutdown. File names are
+// "<service>-<trace id>.json" (".json.gz" when gzipped), with the service of the
+// trace's root span, sanitised.
+//
+// Late spans: after a trace is written its spans stay in memory for Retention;
+// a late span in that window rewrites the file (atomically) with all spans. Once
+// they are dropped, or after a trace outgrew MaxSpansPerTrace, later spans go to
+// a new file named as above from the late spans themselves, with a ".2", ".3"…
+// part suffix when that name is taken: an existing file is never replaced by one
+// holding fewer spans, so nothing already written is lost.
+type PerTrace struct {
+	cfg PerTraceConfig
+	ext string
+
+	// writeMu serialises file writes, so the snapshot, the write and the
+	// bookkeeping of one trace are never interleaved with another write of it.
+	// Lock order: writeMu before mu.
+	writeMu sync.Mutex
+	mu      sync.Mutex
+	traces  map[pcommon.TraceID]*traceState
+	lru     *list.List // of *traceState, least recently updated first
+
+	stop chan struct{}
+	done chan struct{}
+
+	files, rewrites, spans atomic.Int64
+}
+
+type traceState struct {
+	id      pcommon.TraceID
+	service string
+	root    bool
+	// chunks are batches of this trace's spans as OTLP protobuf: far smaller
+	// than pdata, and the converter reads them back only when a file is written.
+	chunks    [][]byte
+	spans     int
+	written   int    // chunks[:written] are in the file name
+	name      string // file holding chunks[:written]; "" when there is none
+	part      int    // part number of the last file written for this trace
+	updated   time.Time
+	writtenAt time.Time
+	elem      *list.Element
+}
+
+func (s *traceState) dirty() bool { return s.written < len(s.chunks) }
+
+// NewPerTrace returns a PerTrace sink for cfg. It creates the directory.
+// Call Start to write idle traces in the background and Shutdown to stop.
+func NewPerTrace(cfg PerTraceConfig) (*PerTrace, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("per-trace output: no directory")
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.Retention < 0 {
+		cfg.Retention = 0
+	}
+	if cfg.MaxTraces <= 0 {
+		cfg.MaxTraces = DefaultMaxTraces
+	}
+	if cfg.MaxSpansPerTrace <= 0 {
+		cfg.MaxSpansPerTrace = DefaultMaxSpansPerTrace
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.OnError == nil {
+		cfg.OnError = func(error) {}
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("per-trace output: %w", err)
+	}
+	RemoveStaleTemp(cfg.Dir, cfg.Now().Add(-time.Hour))
+	ext := ".json"
+	if cfg.Gzip {
+		ext = ".json.gz"
+	}
+	return &PerTrace{
+		cfg:    cfg,
+		ext:    ext,
+		traces: map[pcommon.TraceID]*traceState{},
+		lru:    list.New(),
+	}, nil
+}
+
+// Start writes idle traces in the background until Shutdown.
+func (p *PerTrace) Start() {
+	p.stop = make(chan struct{})
+	p.done = make(chan struct{})
+	tick := min(max(p.cfg.IdleTimeout/4, 10*time.Millisecond), time.Second)
+	go func() {
+		defer close(p.done)
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-t.C:
+				p.flushIdle()
+			}
+		}
+	}()
+}
+
+// Add stores the spans of td (td is not retained). It writes traces early when
+// memory limits require; if such a write fails, Add returns a *PartialError
+// holding the spans it did not store.
+func (p *PerTrace) Add(td ptrace.Traces) error {
+	groups := splitByTrace(td)
+	for i, g := range groups {
+		if err := p.add(g); err != nil {
+			return &PartialError{Err: err, Remaining: merge(groups[i:])}
+		}
+	}
+	return nil
+}
+
+var protoMarshaler ptrace.ProtoMarshaler
+
+func (p *PerTrace) add(g *group) error {
+	chunk, err := protoMarshaler.MarshalTraces(g.td)
+	if err != nil {
+		return fmt.Errorf("encode spans of trace %s: %w", g.id, err)
+	}
+	for {
+		p.mu.Lock()
+		st := p.traces[g.id]
+		if st == nil && len(p.traces) >= p.cfg.MaxTraces {
+			victim := p.lru.Front().Value.(*traceState)
+			if !victim.dirty() {
+				p.removeLocked(victim)
+				p.mu.Unlock()
+				continue
+			}
+			p.mu.Unlock()
+			if err := p.flush(victim.id, true); err != nil {
+				return fmt.Errorf("make room for trace %s: %w", g.id, err)
+			}
+			continue
+		}
+		now := p.cfg.Now()
+		if st == nil {
+			st = &traceState{id: g.id}
+			st.elem = p.lru.PushBack(st)
+			p.traces[g.id] = st
+		} else {
+			p.lru.MoveToBack(st.elem)
+		}
+		if st.name == "" && (st.service == "" || g.root && !st.root) {
+			st.service, st.root = g.service, g.root
+		}
+		st.chunks = append(st.chunks, chunk)
+		st.spans += g.spans
+		st.updated = now
+		full := st.spans >= p.cfg.MaxSpansPerTrace
+		p.mu.Unlock()
+		if full {
+			// The spans are stored; a failed write leaves them for the next
+			// attempt by the background loop, so this is not the caller's error.
+			if err := p.flush(g.id, true); err != nil {
+				p.cfg.OnError(err)
+			}
+		}
+		return nil
+	}
+}
+
+func (p *PerTrace) removeLocked(st *traceState) {
+	p.lru.Remove(st.elem)
+	delete(p.traces, st.id)
+}
+
+// flush writes the spans held for trace id. With drop, or without retention,
+// the written spans are then released from memory.
+func (p *PerTrace) flush(id pcommon.TraceID, drop bool) error {
+	p.writeMu.Lock()
+	defer p.writeMu.Unlock()
+
+	p.mu.Lock()
+	st := p.traces[id]
+	if st == nil || !st.dirty() {
+		if st != nil && drop {
+			p.removeLocked(st)
+		}
+		p.mu.Unlock()
+		return nil
+	}
+	chunks := st.chunks[:len(st.chunks):len(st.chunks)]
+	spans := st.spans
+	name, part := st.name, st.part
+	base := SanitizeName(st.service) + "-" + id.String()
+	p.mu.Unlock()
+
+	conv := converter.New(p.cfg.Converter...)
+	var u ptrace.ProtoUnmarshaler
+	for _, c := range chunks {
+		td, err := u.UnmarshalTraces(c)
+		if err != nil {
+			// Cannot happen for chunks this process marshalled; report rather than panic.
+			return fmt.Errorf("decode stored spans of trace %s: %w", id, err)
+		}
+		conv.AddTraces(td)
+	}
+	var stats converter.Stats
+	fill := func(w io.Writer) error {
+		var err error
+		stats, err = conv.Encode(w)
+		return err
+	}
+	var err error
+	if name != "" {
+		_, err = WriteFile(filepath.Join(p.cfg.Dir, name), p.cfg.Gzip, fill)
+		p.rewrites.Add(1)
+	} else {
+		name, part, _, err = CreateFile(p.cfg.Dir, base, p.ext, part+1, p.cfg.Gzip, fill)
+		p.files.Add(1)
+	}
+	if err != nil {
+		return fmt.Errorf("write trace %s: %w", id, err)
+	}
+	p.spans.Add(int64(stats.Spans))
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.traces[id] != st {
+		return nil
+	}
+	st.name, st.part = name, part
+	st.written = len(chunks)
+	st.writtenAt = p.cfg.Now()
+	if drop || p.cfg.Retention == 0 {
+		// What is on disk can no longer be merged with: later spans start the
+		// next part file.
+		st.chunks = append([][]byte(nil), st.chunks[len(chunks):]...)
+		st.spans -= spans
+		st.written = 0
+		st.name = ""
+		if len(st.chunks) == 0 {
+			p.removeLocked(st)
+		}
+	}
+	return nil
+}
+
+// flushIdle writes the traces idle for IdleTimeout and releases the written
+// ones whose retention has passed.
+func (p *PerTrace) flushIdle() {
+	now := p.cfg.Now()
+	var idle []pcommon.TraceID
+	p.mu.Lock()
+	for e := p.lru.Front(); e != nil; {
+		st := e.Value.(*traceState)
+		e = e.Next()
+		switch {
+		case st.dirty() && now.Sub(st.updated) >= p.cfg.IdleTimeout:
+			idle = append(idle, st.id)
+		case !st.dirty() && now.Sub(st.writtenAt) >= p.cfg.Retention:
+			p.removeLocked(st)
+		}
+	}
+	p.mu.Unlock()
+	for _, id := range idle {
+		if err := p.flush(id, false); err != nil {
+			p.cfg.OnError(err)
+		}
+	}
+}
+
+// Flush writes every trace that has spans not yet on disk. It stops at the
+// context's deadline and then reports how many traces were left unwritten.
+func (p *PerTrace) Flush(ctx context.Context) error {
+	p.mu.Lock()
+	var ids []pcommon.TraceID
+	for e := p.lru.Front(); e != nil; e = e.Next() {
+		if st := e.Value.(*traceState); st.dirty() {
+			ids = append(ids, st.id)
+		}
+	}
+	p.mu.Unlock()
+	var errs []error
+	for i, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return errors.Join(append(errs, fmt.Errorf("%d of %d traces not written: %w", len(ids)-i, len(ids), err))...)
+		}
+		if err := p.flush(id, false); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Shutdown stops the background loop and writes everything still held.
+func (p *PerTrace) Shutdown(ctx context.Context) error {
+	if p.stop != nil {
+		close(p.stop)
+		<-p.done
+		p.stop = nil
+	}
+	return p.Flush(ctx)
+}
+
+// Stats reports files created, files rewritten with late spans, and slices
+// written (a rewritten span counts again).
+func (p *PerTrace) Stats() (files, rewrites, spans int64) {
+	return p.files.Load(), p.rewrites.Load(), p.spans.Load()
+}
+
+// Len reports the traces and spans held in memory.
+func (p *PerTrace) Len() (traces, spans int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, st := range p.traces {
+		spans += st.spans
+	}
+	return len(p.traces), spans
+}

@@ -1,0 +1,221 @@
+package chromefile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// fakeClock is a settable clock for idle and retention decisions.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+func newPerTrace(t *testing.T, cfg PerTraceConfig) (*PerTrace, *fakeClock) {
+	t.Helper()
+	clk := &fakeClock{now: t0}
+	if cfg.Dir == "" {
+		cfg.Dir = t.TempDir()
+	}
+	cfg.Now = clk.Now
+	cfg.OnError = func(err error) { t.Errorf("background error: %v", err) }
+	p, err := NewPerTrace(cfg)
+	require.NoError(t, err)
+	return p, clk
+}
+
+func TestPerTraceIdleFlushAndLateSpans(t *testing.T) {
+	dir := t.TempDir()
+	p, clk := newPerTrace(t, PerTraceConfig{Dir: dir, IdleTimeout: time.Second, Retention: 10 * time.Second})
+
+	// The spans of one trace arrive in three batches; nothing is written while
+	// the trace is still receiving spans.
+	require.NoError(t, p.Add(makeTraces("frontend", []int{1}, 0, 3)))
+	clk.Advance(500 * time.Millisecond)
+	require.NoError(t, p.Add(makeTraces("backend", []int{1}, 3, 6)))
+	p.flushIdle()
+	assert.Empty(t, listDir(t, dir))
+
+	clk.Advance(time.Second)
+	p.flushIdle()
+	name := "frontend-" + traceID(1).String() + ".json"
+	require.Equal(t, []string{name}, listDir(t, dir))
+	rep := readReport(t, filepath.Join(dir, name))
+	assert.Len(t, rep.SpanSlices, 6)
+	assert.Len(t, rep.Processes, 2, "two services, two processes")
+
+	// A late span within retention rewrites the same file with everything.
+	clk.Advance(2 * time.Second)
+	require.NoError(t, p.Add(makeTraces("backend", []int{1}, 6, 7)))
+	clk.Advance(2 * time.Second)
+	p.flushIdle()
+	require.Equal(t, []string{name}, listDir(t, dir))
+	assert.Len(t, readReport(t, filepath.Join(dir, name)).SpanSlices, 7)
+
+	// After retention the spans are dropped from memory; a later span goes to a
+	// part file and the complete file stays as it was.
+	clk.Advance(11 * time.Second)
+	p.flushIdle()
+	traces, _ := p.Len()
+	assert.Zero(t, traces)
+	require.NoError(t, p.Add(makeTraces("backend", []int{1}, 7, 8)))
+	require.NoError(t, p.Shutdown(context.Background()))
+	// The late batch names its own file (its service, as it holds no root span);
+	// were the name taken, it would get a ".2" part suffix instead.
+	part := "backend-" + traceID(1).String() + ".json"
+	assert.Equal(t, []string{part, name}, listDir(t, dir))
+	assert.Len(t, readReport(t, filepath.Join(dir, name)).SpanSlices, 7)
+	assert.Len(t, readReport(t, filepath.Join(dir, part)).SpanSlices, 1)
+
+	files, rewrites, spans := p.Stats()
+	assert.EqualValues(t, 2, files)
+	assert.EqualValues(t, 1, rewrites)
+	assert.EqualValues(t, 6+7+1, spans)
+}
+
+func TestPerTraceMaxTraces(t *testing.T) {
+	dir := t.TempDir()
+	p, _ := newPerTrace(t, PerTraceConfig{Dir: dir, IdleTimeout: time.Hour, Retention: time.Hour, MaxTraces: 3})
+	for i := range 10 {
+		require.NoError(t, p.Add(makeTraces("svc", []int{i}, 0, 2)))
+		traces, _ := p.Len()
+		assert.LessOrEqual(t, traces, 3)
+	}
+	assert.Len(t, listDir(t, dir), 7, "the 7 oldest traces were written to make room")
+	require.NoError(t, p.Shutdown(context.Background()))
+	ids := spanIDsIn(t, dir)
+	assert.Len(t, ids, 20)
+	for id, n := range ids {
+		assert.Equal(t, 1, n, "span %s written once", id)
+	}
+}
+
+func TestPerTraceMaxSpansPerTrace(t *testing.T) {
+	dir := t.TempDir()
+	p, _ := newPerTrace(t, PerTraceConfig{Dir: dir, IdleTimeout: time.Hour, MaxSpansPerTrace: 4})
+	for i := 0; i < 10; i += 2 {
+		require.NoError(t, p.Add(makeTraces("svc", []int{0}, i, i+2)))
+		_, spans := p.Len()
+		assert.Less(t, spans, 4)
+	}
+	require.NoError(t, p.Shutdown(context.Background()))
+	base := "svc-" + traceID(0).String()
+	assert.Equal(t, []string{base + ".2.json", base + ".3.json", base + ".json"}, listDir(t, dir))
+	assert.Len(t, spanIDsIn(t, dir), 10, "every span in exactly one part")
+}
+
+func TestPerTraceSplitsBatches(t *testing.T) {
+	dir := t.TempDir()
+	p, _ := newPerTrace(t, PerTraceConfig{Dir: dir, Gzip: true})
+	td := makeTraces("api", []int{1, 2, 3}, 0, 4)
+	makeTraces("db", []int{2}, 4, 5).ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
+	require.NoError(t, p.Add(td))
+	require.NoError(t, p.Shutdown(context.Background()))
+	names := listDir(t, dir)
+	require.Len(t, names, 3)
+	for _, n := range names {
+		assert.Regexp(t, `^api-ab0+[234]\.json\.gz$`, n)
+	}
+}
+
+func TestPerTraceSanitisesServiceName(t *testing.T) {
+	dir := t.TempDir()
+	p, _ := newPerTrace(t, PerTraceConfig{Dir: filepath.Join(dir, "out")})
+	require.NoError(t, p.Add(makeTraces("../../evil/x", []int{1}, 0, 2)))
+	require.NoError(t, p.Shutdown(context.Background()))
+	assert.Equal(t, []string{"out"}, listDir(t, dir), "nothing written outside the directory")
+	assert.Equal(t, []string{"evil_x-" + traceID(1).String() + ".json"}, listDir(t, filepath.Join(dir, "out")))
+}
+
+func TestPerTraceRootServiceNamesFile(t *testing.T) {
+	dir := t.TempDir()
+	p, _ := newPerTrace(t, PerTraceConfig{Dir: dir})
+	require.NoError(t, p.Add(makeTraces("child-svc", []int{1}, 1, 3)))
+	require.NoError(t, p.Add(makeTraces("root-svc", []int{1}, 0, 1)))
+	require.NoError(t, p.Shutdown(context.Background()))
+	assert.Equal(t, []string{"root-svc-" + traceID(1).String() + ".json"}, listDir(t, dir))
+}
+
+func TestPerTraceWriteFailureKeepsSpans(t *testing.T) {
+	if os.Getuid() == 0 {
+		t.Skip("root ignores directory permissions")
+	}
+	dir := t.TempDir()
+	p, _ := newPerTrace(t, PerTraceConfig{Dir: dir, MaxTraces: 1})
+	require.NoError(t, p.Add(makeTraces("svc", []int{1}, 0, 2)))
+	require.NoError(t, os.Chmod(dir, 0o555))
+	err := p.Add(makeTraces("svc", []int{2, 3}, 0, 2))
+	var pe *PartialError
+	require.True(t, errors.As(err, &pe), "got %v", err)
+	assert.Equal(t, 4, pe.Remaining.SpanCount(), "both new traces handed back")
+	require.NoError(t, os.Chmod(dir, 0o755))
+	require.NoError(t, p.Add(pe.Remaining))
+	require.NoError(t, p.Shutdown(context.Background()))
+	assert.Len(t, spanIDsIn(t, dir), 6)
+}
+
+func TestPerTraceShutdownHonoursContext(t *testing.T) {
+	dir := t.TempDir()
+	p, _ := newPerTrace(t, PerTraceConfig{Dir: dir})
+	p.Start()
+	require.NoError(t, p.Add(makeTraces("svc", []int{1, 2}, 0, 2)))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := p.Shutdown(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.ErrorContains(t, err, "2 of 2 traces not written")
+	require.NoError(t, p.Flush(context.Background()))
+	assert.Len(t, listDir(t, dir), 2)
+}
+
+func TestPerTraceBackgroundConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	p, err := NewPerTrace(PerTraceConfig{Dir: dir, IdleTimeout: 20 * time.Millisecond, Retention: 50 * time.Millisecond, MaxTraces: 20, MaxSpansPerTrace: 50})
+	require.NoError(t, err)
+	p.Start()
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				tr := w*1000 + i%25
+				require.NoError(t, p.Add(makeTraces(fmt.Sprint("svc", w), []int{tr}, (i/25)*5, (i/25)*5+5)))
+			}
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, p.Shutdown(context.Background()))
+	ids := spanIDsIn(t, dir)
+	assert.Len(t, ids, 4*25*10, "every span written")
+	for id, n := range ids {
+		if n != 1 {
+			// A span appears twice only if a trace was written, dropped, and an
+			// earlier copy of its file kept: never expected here.
+			t.Errorf("span %s in %d files", id, n)
+		}
+	}
+	_ = ptrace.NewTraces
+}
