@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -202,27 +203,51 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// selftest sends requests to the service: ordinary, failing and with fan-out.
+// selftest sends requests to the service, two at a time so that requests
+// overlap: ordinary ones, failing ones and ones with fan-out.
 func selftest(ctx context.Context, base string, n int, stderr io.Writer) error {
 	client := &http.Client{Timeout: 10 * time.Second}
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, 2)
+	)
 	for i := 0; i < n; i++ {
 		url := fmt.Sprintf("%s/checkout?items=%d", base, 2+i%4)
 		if i%3 == 2 {
 			url += "&fail=1"
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return fmt.Errorf("selftest request %s: %w", url, err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		fmt.Fprintf(stderr, "hookservice: GET %s -> %d\n", strings.TrimPrefix(url, base), resp.StatusCode)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			status, err := get(ctx, client, url)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("selftest request %s: %w", url, err))
+				return
+			}
+			fmt.Fprintf(stderr, "hookservice: GET %s -> %d\n", strings.TrimPrefix(url, base), status)
+		}()
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func get(ctx context.Context, client *http.Client, url string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, err
 }
 
 // counter counts the spans handed on by sdkhook and fans them out.
