@@ -1,0 +1,99 @@
+package chromeexporter // import "github.com/otel2chrome/otel2chrome/exporter/chromeexporter"
+
+import (
+	"context"
+	"errors"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
+
+	"github.com/otel2chrome/otel2chrome/exporter/internal/chromefile"
+)
+
+// chromeExporter is the exporter's state between Start and Shutdown. The sink is
+// made in start, not at creation: a collector may create components and then
+// fail to start the pipeline, and should not have created directories by then.
+type chromeExporter struct {
+	cfg    *Config
+	logger *zap.Logger
+	sink   chromefile.Sink
+}
+
+func newChromeExporter(cfg *Config, logger *zap.Logger) *chromeExporter {
+	return &chromeExporter{cfg: cfg, logger: logger}
+}
+
+func (e *chromeExporter) start(_ context.Context, _ component.Host) error {
+	onError := func(err error) { e.logger.Warn("writing Chrome trace file failed; will retry", zap.Error(err)) }
+	gz := e.cfg.Compression == CompressionGzip
+	// The sink is assigned only on success: a typed nil in the interface would
+	// look started to shutdown.
+	var sink chromefile.Sink
+	switch e.cfg.Mode {
+	case ModeRolling:
+		r, err := chromefile.NewRolling(chromefile.RollingConfig{
+			Path:          e.cfg.Path,
+			MaxSize:       int64(e.cfg.MaxSizeMB) << 20,
+			MaxBackups:    e.cfg.MaxBackups,
+			FlushInterval: e.cfg.FlushInterval,
+			Gzip:          gz,
+			OnError:       onError,
+		})
+		if err != nil {
+			return err
+		}
+		sink = r
+	default:
+		p, err := chromefile.NewPerTrace(chromefile.PerTraceConfig{
+			Dir:              e.cfg.Directory,
+			IdleTimeout:      e.cfg.TraceIdleTimeout,
+			Retention:        e.cfg.TraceRetention,
+			MaxTraces:        e.cfg.MaxTracesInMemory,
+			MaxSpansPerTrace: e.cfg.MaxSpansPerTrace,
+			Gzip:             gz,
+			OnError:          onError,
+		})
+		if err != nil {
+			return err
+		}
+		sink = p
+	}
+	e.sink = sink
+	e.sink.Start()
+	return nil
+}
+
+// pushTraces stores td in the sink. When a write needed to make room fails, the
+// spans not stored are returned as a consumererror.Traces so that the retry
+// sender resends only those.
+func (e *chromeExporter) pushTraces(_ context.Context, td ptrace.Traces) error {
+	err := e.sink.Add(td)
+	var pe *chromefile.PartialError
+	if errors.As(err, &pe) {
+		return consumererror.NewTraces(pe.Err, pe.Remaining)
+	}
+	return err
+}
+
+// shutdown writes everything still held. exporterhelper has drained the queue
+// by the time it is called.
+func (e *chromeExporter) shutdown(ctx context.Context) error {
+	if e.sink == nil {
+		return nil
+	}
+	err := e.sink.Shutdown(ctx)
+	switch s := e.sink.(type) {
+	case *chromefile.PerTrace:
+		files, rewrites, spans := s.Stats()
+		e.logger.Info("chrome exporter stopped", zap.String("directory", e.cfg.Directory),
+			zap.Int64("files", files), zap.Int64("rewrites", rewrites), zap.Int64("spans_written", spans))
+	case *chromefile.Rolling:
+		files, rotations := s.Stats()
+		e.logger.Info("chrome exporter stopped", zap.String("path", e.cfg.Path),
+			zap.Int64("writes", files), zap.Int64("rotations", rotations))
+	}
+	e.sink = nil
+	return err
+}

@@ -1,0 +1,197 @@
+package chromeexporter
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
+
+	"github.com/otel2chrome/otel2chrome/converter/check"
+)
+
+// batch returns spans [from, to) of trace tr for service svc; span 0 is the
+// root and encloses the others.
+func batch(svc string, tr, from, to int) ptrace.Traces {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", svc)
+	ss := rs.ScopeSpans().AppendEmpty()
+	ss.Scope().SetName("chromeexporter-test")
+	base := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	for i := from; i < to; i++ {
+		sp := ss.Spans().AppendEmpty()
+		var tid pcommon.TraceID
+		binary.BigEndian.PutUint64(tid[8:], uint64(tr)+1)
+		sp.SetTraceID(tid)
+		var sid pcommon.SpanID
+		binary.BigEndian.PutUint32(sid[:4], uint32(tr)+1)
+		binary.BigEndian.PutUint32(sid[4:], uint32(i)+1)
+		sp.SetSpanID(sid)
+		if i > 0 {
+			var root pcommon.SpanID
+			binary.BigEndian.PutUint32(root[:4], uint32(tr)+1)
+			binary.BigEndian.PutUint32(root[4:], 1)
+			sp.SetParentSpanID(root)
+		}
+		sp.SetName("op")
+		start := base.Add(time.Duration(i) * time.Millisecond)
+		end := start.Add(time.Millisecond / 2)
+		if i == 0 {
+			end = base.Add(time.Minute)
+		}
+		sp.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
+		sp.SetEndTimestamp(pcommon.NewTimestampFromTime(end))
+	}
+	return td
+}
+
+func newTraces(t *testing.T, cfg *Config) exporter.Traces {
+	t.Helper()
+	require.NoError(t, cfg.Validate())
+	exp, err := NewFactory().CreateTraces(context.Background(), exportertest.NewNopSettings(typ), cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	return exp
+}
+
+// readChrome reads a Chrome file, gunzipping ".gz", and checks its invariants.
+func readChrome(t *testing.T, path string) *check.Report {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		require.NoError(t, err)
+		data, err = io.ReadAll(zr)
+		require.NoError(t, err)
+	}
+	rep, err := check.Validate(data)
+	require.NoError(t, err, path)
+	return rep
+}
+
+func TestPerTraceEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	cfg.Directory = dir
+	cfg.TraceIdleTimeout = 100 * time.Millisecond
+	exp := newTraces(t, cfg)
+
+	const traces, spansPerTrace = 20, 12
+	// Each trace arrives in three batches from two services.
+	for part := range 3 {
+		for tr := range traces {
+			svc := "frontend"
+			if part > 0 {
+				svc = "backend"
+			}
+			require.NoError(t, exp.ConsumeTraces(context.Background(), batch(svc, tr, part*4, part*4+4)))
+		}
+	}
+	// Idle traces are written without waiting for shutdown.
+	require.Eventually(t, func() bool {
+		entries, _ := os.ReadDir(dir)
+		return len(entries) == traces
+	}, 10*time.Second, 20*time.Millisecond)
+	require.NoError(t, exp.Shutdown(context.Background()))
+
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, traces)
+	seen := map[string]bool{}
+	for _, e := range entries {
+		assert.True(t, strings.HasPrefix(e.Name(), "frontend-"), e.Name())
+		rep := readChrome(t, filepath.Join(dir, e.Name()))
+		assert.Len(t, rep.SpanSlices, spansPerTrace)
+		assert.Len(t, rep.Processes, 2)
+		for id := range rep.SpanSlices {
+			assert.False(t, seen[id], "span %s in two files", id)
+			seen[id] = true
+		}
+	}
+	assert.Len(t, seen, traces*spansPerTrace)
+}
+
+func TestShutdownFlushesEverything(t *testing.T) {
+	dir := t.TempDir()
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	cfg.Directory = dir
+	cfg.TraceIdleTimeout = time.Hour
+	exp := newTraces(t, cfg)
+	for tr := range 5 {
+		require.NoError(t, exp.ConsumeTraces(context.Background(), batch("svc", tr, 0, 3)))
+	}
+	require.NoError(t, exp.Shutdown(context.Background()))
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 5, "shutdown writes traces that were never idle long enough")
+}
+
+func TestRollingEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	cfg.Mode = ModeRolling
+	cfg.Directory = ""
+	cfg.Path = filepath.Join(dir, "sub", "all.json.gz")
+	cfg.Compression = CompressionGzip
+	cfg.FlushInterval = 20 * time.Millisecond
+	exp := newTraces(t, cfg)
+	for tr := range 10 {
+		require.NoError(t, exp.ConsumeTraces(context.Background(), batch("svc", tr, 0, 5)))
+	}
+	require.NoError(t, exp.Shutdown(context.Background()))
+	rep := readChrome(t, cfg.Path)
+	assert.Len(t, rep.SpanSlices, 50)
+}
+
+func TestStartFailsOnUnusableDirectory(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	cfg.Directory = filepath.Join(file, "dir")
+	exp, err := NewFactory().CreateTraces(context.Background(), exportertest.NewNopSettings(typ), cfg)
+	require.NoError(t, err)
+	err = exp.Start(context.Background(), componenttest.NewNopHost())
+	require.ErrorContains(t, err, "per-trace output")
+	require.NoError(t, exp.Shutdown(context.Background()))
+}
+
+func TestPushReturnsUnstoredSpansForRetry(t *testing.T) {
+	if os.Getuid() == 0 {
+		t.Skip("root ignores directory permissions")
+	}
+	dir := t.TempDir()
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	cfg.Directory = dir
+	cfg.MaxTracesInMemory = 1
+	e := newChromeExporter(cfg, zap.NewNop())
+	require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, e.pushTraces(context.Background(), batch("svc", 1, 0, 2)))
+	require.NoError(t, os.Chmod(dir, 0o555))
+	err := e.pushTraces(context.Background(), batch("svc", 2, 0, 3))
+	var te consumererror.Traces
+	require.True(t, errors.As(err, &te), "got %v", err)
+	assert.Equal(t, 3, te.Data().SpanCount())
+	require.NoError(t, os.Chmod(dir, 0o755))
+	require.NoError(t, e.pushTraces(context.Background(), te.Data()))
+	require.NoError(t, e.shutdown(context.Background()))
+	entries, _ := os.ReadDir(dir)
+	assert.Len(t, entries, 2)
+}
