@@ -563,3 +563,52 @@ func TestShutdown(t *testing.T) {
 	}
 	waitNoLeaks(t)
 }
+
+// TestHooksRacingRequestEnd keeps goroutines hooking on forked and request
+// contexts while their request ends and the recorder is reused (run with
+// -race): late calls are dropped, never written into another request.
+func TestHooksRacingRequestEnd(t *testing.T) {
+	tr, sr := newProvider(t, sdkhook.WithMaxRecords(64))
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		request(tr, "racing", func(ctx context.Context) {
+			for g := 0; g < 2; g++ {
+				wg.Add(1)
+				sdkhook.Go(ctx, func(ctx context.Context) {
+					defer wg.Done()
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						ctx2, r := sdkhook.Start(ctx, "late")
+						sdkhook.Enter(ctx2, "later").End()
+						r.End()
+					}
+				})
+			}
+		})
+		request(tr, "clean", func(ctx context.Context) { sdkhook.Enter(ctx, "mine").End() })
+	}
+	close(stop)
+	wg.Wait()
+	spans := sr.Ended()
+	checkSpans(t, spans)
+	owner := map[trace.SpanID]string{}
+	for _, s := range spans {
+		if s.SpanKind() == trace.SpanKindServer {
+			owner[s.SpanContext().SpanID()] = s.Name()
+		}
+	}
+	for _, s := range spans {
+		if s.Name() == "mine" && owner[s.Parent().SpanID()] != "clean" {
+			t.Errorf("a clean request's call has parent %q", owner[s.Parent().SpanID()])
+		}
+		if (s.Name() == "late") && owner[s.Parent().SpanID()] == "clean" {
+			t.Error("a late call leaked into a later request")
+		}
+	}
+	waitNoLeaks(t)
+}
