@@ -366,8 +366,11 @@ func displayName(name string, p *picked) string {
 			return name + " " + truncate(v, 256)
 		}
 	}
-	if p.urlFull != "" {
-		return name + " " + truncate(p.urlFull, 256)
+	if v := p.urlFull; v != "" {
+		if i := strings.IndexAny(v, "?#"); i >= 0 {
+			v = v[:i]
+		}
+		return name + " " + truncate(v, 256)
 	}
 	return name
 }
