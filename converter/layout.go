@@ -345,20 +345,17 @@ func (l *layout) placeLanes(m *model) {
 			states[lane].push(end)
 			l.lane[i] = lane
 		}
-		// Emit spans lane by lane, each lane in start order.
+		// Lanes are shown in the order they were opened, which is the order
+		// of their first span; spans are emitted lane by lane, each lane in
+		// start order.
 		first := len(l.lanes)
 		for li := range l.lanes {
 			if l.lanes[li].proc == pi && li < first {
 				first = li
 			}
 		}
-		laneIdx := make([]int32, 0, len(l.lanes)-first)
 		for li := first; li < len(l.lanes); li++ {
-			laneIdx = append(laneIdx, int32(li))
-		}
-		sort.SliceStable(laneIdx, func(a, b int) bool { return l.lanes[laneIdx[a]].tid < l.lanes[laneIdx[b]].tid })
-		for k, li := range laneIdx {
-			l.lanes[li].sort = k
+			l.lanes[li].sort = li - first
 		}
 		sort.SliceStable(spans, func(a, b int) bool {
 			return l.lanes[l.lane[spans[a]]].sort < l.lanes[l.lane[spans[b]]].sort
