@@ -74,8 +74,13 @@ type Query struct {
 	Limit     int       // at most this many traces; 0: DefaultLimit
 }
 
-// Client fetches traces from one Jaeger query service. It is safe for
-// concurrent use.
+// Client fetches traces from one Jaeger query service. It uses both HTTP APIs:
+// api_v3 (/api/v3/traces: OTLP JSON, ns times) first, then the UI's /api/traces
+// (µs times) when api_v3 is missing or fails — Jaeger 1.76 with its memory
+// store answers api_v3 searches without a trace limit with HTTP 500, for
+// example. Its errors name the URL and say whether the server was unreachable,
+// too slow, did not know the trace, or answered something that is not a
+// Jaeger answer. A Client is safe for concurrent use.
 type Client struct {
 	base      string // URL without trailing slash
 	hc        *http.Client
