@@ -79,8 +79,8 @@ func TestHandler(t *testing.T) {
 		{
 			name: "preflight from Perfetto UI with private network access", method: "OPTIONS", path: "/trace.json", status: 204,
 			headers: map[string]string{
-				"Origin":                                "https://ui.perfetto.dev",
-				"Access-Control-Request-Method":         "GET",
+				"Origin":                                 "https://ui.perfetto.dev",
+				"Access-Control-Request-Method":          "GET",
 				"Access-Control-Request-Private-Network": "true",
 			},
 			want: map[string]string{
