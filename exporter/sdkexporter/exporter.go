@@ -1,0 +1,110 @@
+package sdkexporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/otel2chrome/otel2chrome/exporter/internal/chromefile"
+)
+
+// errShutdown is returned by calls after Shutdown.
+var errShutdown = errors.New("sdkexporter: exporter is shut down")
+
+// Exporter is an sdktrace.SpanExporter that writes Chrome trace files. It is
+// safe for concurrent use.
+type Exporter struct {
+	// mu guards stopped; it is held for reading around every use of sink so
+	// that Shutdown waits for exports in progress.
+	mu      sync.RWMutex
+	stopped bool
+	sink    chromefile.Sink
+}
+
+var _ sdktrace.SpanExporter = (*Exporter)(nil)
+
+// New returns an Exporter configured by opts. Exactly one of WithPath (one file)
+// and WithDirectory (one file per trace) must be given; New creates the
+// directory. In per-trace mode a goroutine writes idle traces until Shutdown.
+func New(opts ...Option) (*Exporter, error) {
+	cfg := newConfig(opts)
+	if cfg.onError == nil {
+		cfg.onError = otel.Handle
+	}
+	var sink chromefile.Sink
+	switch {
+	case cfg.path != "" && cfg.dir != "":
+		return nil, errors.New("sdkexporter: give WithPath or WithDirectory, not both")
+	case cfg.path != "":
+		r, err := chromefile.NewRolling(chromefile.RollingConfig{Path: cfg.path, Gzip: cfg.gzip, OnError: cfg.onError})
+		if err != nil {
+			return nil, fmt.Errorf("sdkexporter: %w", err)
+		}
+		sink = r
+	case cfg.dir != "":
+		if cfg.idle <= 0 || cfg.retention < 0 || cfg.maxTraces <= 0 || cfg.maxSpansPerTrace <= 0 {
+			return nil, fmt.Errorf("sdkexporter: trace idle timeout (%v), max traces (%d) and max spans per trace (%d) must be positive, retention (%v) not negative",
+				cfg.idle, cfg.maxTraces, cfg.maxSpansPerTrace, cfg.retention)
+		}
+		p, err := chromefile.NewPerTrace(chromefile.PerTraceConfig{
+			Dir:              cfg.dir,
+			IdleTimeout:      cfg.idle,
+			Retention:        cfg.retention,
+			MaxTraces:        cfg.maxTraces,
+			MaxSpansPerTrace: cfg.maxSpansPerTrace,
+			Gzip:             cfg.gzip,
+			OnError:          cfg.onError,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("sdkexporter: %w", err)
+		}
+		sink = p
+	default:
+		return nil, errors.New("sdkexporter: give WithPath (one file) or WithDirectory (one file per trace)")
+	}
+	sink.Start()
+	return &Exporter{sink: sink}, nil
+}
+
+// ExportSpans stores spans for writing. In per-trace mode it may write files
+// when memory limits require it.
+func (e *Exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(spans) == 0 {
+		return nil
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.stopped {
+		return errShutdown
+	}
+	return e.sink.Add(spansToTraces(spans))
+}
+
+// ForceFlush writes every span held now. It stops at the context's deadline.
+func (e *Exporter) ForceFlush(ctx context.Context) error {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.stopped {
+		return nil
+	}
+	return e.sink.Flush(ctx)
+}
+
+// Shutdown writes every span held and stops background work. It stops at the
+// context's deadline and reports what was left unwritten. Later calls do nothing.
+func (e *Exporter) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped {
+		return nil
+	}
+	e.stopped = true
+	return e.sink.Shutdown(ctx)
+}

@@ -1,0 +1,188 @@
+package sdkexporter
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otel2chrome/otel2chrome/converter/check"
+)
+
+func readChrome(t *testing.T, path string) *check.Report {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		require.NoError(t, err)
+		data, err = io.ReadAll(zr)
+		require.NoError(t, err)
+	}
+	rep, err := check.Validate(data)
+	require.NoError(t, err, path)
+	return rep
+}
+
+// request records one request: a server span with a client child, an event, a
+// link and an error status. It returns the span IDs created.
+func request(ctx context.Context, tp trace.TracerProvider, link trace.SpanContext) []string {
+	tr := tp.Tracer("shop/http", trace.WithInstrumentationVersion("1.2"))
+	ctx, srv := tr.Start(ctx, "GET", trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("http.route", "/cart")),
+		trace.WithLinks(trace.Link{SpanContext: link}))
+	_, cli := tr.Start(ctx, "SELECT", trace.WithSpanKind(trace.SpanKindClient))
+	time.Sleep(time.Millisecond)
+	cli.AddEvent("rows", trace.WithAttributes(attribute.Int("n", 3)))
+	cli.End()
+	srv.RecordError(errors.New("out of stock"))
+	srv.SetStatus(codes.Error, "out of stock")
+	srv.End()
+	return []string{srv.SpanContext().SpanID().String(), cli.SpanContext().SpanID().String()}
+}
+
+func newProvider(exp sdktrace.SpanExporter) *sdktrace.TracerProvider {
+	return sdktrace.NewTracerProvider(
+		sdktrace.WithSyncer(exp),
+		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", "shop"))),
+	)
+}
+
+func TestPerTraceFiles(t *testing.T) {
+	dir := t.TempDir()
+	exp, err := New(WithDirectory(dir), WithTraceIdleTimeout(time.Hour))
+	require.NoError(t, err)
+	tp := newProvider(exp)
+	var want []string
+	for range 3 {
+		want = append(want, request(context.Background(), tp, trace.SpanContext{})...)
+	}
+	require.NoError(t, tp.Shutdown(context.Background()))
+
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 3)
+	var got []string
+	for _, e := range entries {
+		assert.Regexp(t, `^shop-[0-9a-f]{32}\.json$`, e.Name())
+		rep := readChrome(t, filepath.Join(dir, e.Name()))
+		require.Len(t, rep.SpanSlices, 2)
+		for id, s := range rep.SpanSlices {
+			got = append(got, id)
+			assert.Equal(t, "shop/http", s.Cat, "cat is the instrumentation scope")
+			switch s.Args["kind"] {
+			case "server":
+				assert.Equal(t, "error", s.Args["status"])
+				assert.Equal(t, "out of stock", s.Args["status_message"])
+				assert.Nil(t, s.Args["parent_span_id"])
+			case "client":
+				assert.NotNil(t, s.Args["parent_span_id"])
+			default:
+				t.Errorf("span kind %v", s.Args["kind"])
+			}
+		}
+		assert.NotEmpty(t, rep.Instants, "span events become instant events")
+	}
+	assert.ElementsMatch(t, want, got)
+}
+
+func TestPerTraceIdleWrite(t *testing.T) {
+	dir := t.TempDir()
+	exp, err := New(WithDirectory(dir), WithTraceIdleTimeout(20*time.Millisecond), WithGzip(true))
+	require.NoError(t, err)
+	tp := newProvider(exp)
+	request(context.Background(), tp, trace.SpanContext{})
+	require.Eventually(t, func() bool {
+		entries, _ := os.ReadDir(dir)
+		return len(entries) == 1 && strings.HasSuffix(entries[0].Name(), ".json.gz")
+	}, 10*time.Second, 10*time.Millisecond, "an idle trace is written before shutdown")
+	require.NoError(t, tp.Shutdown(context.Background()))
+}
+
+func TestOneFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run", "trace.json")
+	exp, err := New(WithPath(path))
+	require.NoError(t, err)
+	tp := newProvider(exp)
+	first := request(context.Background(), tp, trace.SpanContext{})
+	_, err = os.Stat(path)
+	require.True(t, os.IsNotExist(err), "nothing is written before a flush")
+
+	require.NoError(t, exp.ForceFlush(context.Background()))
+	assert.Len(t, readChrome(t, path).SpanSlices, 2)
+
+	// A link to a span of the first request.
+	var link trace.SpanContext
+	link = link.WithTraceID(trace.TraceID{1}).WithSpanID(trace.SpanID{1})
+	second := request(context.Background(), tp, link)
+	require.NoError(t, tp.Shutdown(context.Background()))
+	rep := readChrome(t, path)
+	var got []string
+	for id := range rep.SpanSlices {
+		got = append(got, id)
+	}
+	assert.ElementsMatch(t, append(first, second...), got)
+}
+
+func TestNewErrors(t *testing.T) {
+	_, err := New()
+	assert.ErrorContains(t, err, "give WithPath (one file) or WithDirectory")
+	_, err = New(WithPath("a.json"), WithDirectory("d"))
+	assert.ErrorContains(t, err, "not both")
+	_, err = New(WithDirectory(t.TempDir()), WithMaxTraces(0))
+	assert.ErrorContains(t, err, "must be positive")
+	file := filepath.Join(t.TempDir(), "f")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	_, err = New(WithDirectory(filepath.Join(file, "d")))
+	assert.ErrorContains(t, err, "sdkexporter: per-trace output")
+}
+
+func TestShutdownHonoursContext(t *testing.T) {
+	dir := t.TempDir()
+	exp, err := New(WithDirectory(dir), WithTraceIdleTimeout(time.Hour))
+	require.NoError(t, err)
+	tp := newProvider(exp)
+	request(context.Background(), tp, trace.SpanContext{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, exp.ForceFlush(ctx), context.Canceled)
+	require.ErrorIs(t, exp.Shutdown(ctx), context.Canceled)
+	require.NoError(t, exp.Shutdown(context.Background()), "a second Shutdown does nothing")
+	require.NoError(t, exp.ExportSpans(context.Background(), nil))
+
+	err = exp.ExportSpans(context.Background(), []sdktrace.ReadOnlySpan{spanFor(t)})
+	require.ErrorIs(t, err, errShutdown)
+	require.ErrorIs(t, exp.ExportSpans(ctx, []sdktrace.ReadOnlySpan{spanFor(t)}), context.Canceled)
+}
+
+// spanFor returns one ended span.
+func spanFor(t *testing.T) sdktrace.ReadOnlySpan {
+	t.Helper()
+	var got sdktrace.ReadOnlySpan
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(endHook(func(s sdktrace.ReadOnlySpan) { got = s })))
+	_, s := tp.Tracer("t").Start(context.Background(), "x")
+	s.End()
+	require.NotNil(t, got)
+	return got
+}
+
+type endHook func(sdktrace.ReadOnlySpan)
+
+func (h endHook) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (h endHook) OnEnd(s sdktrace.ReadOnlySpan)                   { h(s) }
+func (h endHook) Shutdown(context.Context) error                  { return nil }
+func (h endHook) ForceFlush(context.Context) error                { return nil }

@@ -1,0 +1,98 @@
+package sdkexporter
+
+import (
+	"time"
+
+	"github.com/otel2chrome/otel2chrome/exporter/internal/chromefile"
+)
+
+// Defaults of the per-trace options.
+const (
+	// DefaultTraceIdleTimeout is how long a trace must receive no spans before
+	// its file is written.
+	DefaultTraceIdleTimeout = chromefile.DefaultIdleTimeout
+	// DefaultTraceRetention is how long a written trace's spans are kept so that
+	// late spans rewrite its file.
+	DefaultTraceRetention = chromefile.DefaultRetention
+	// DefaultMaxTraces bounds the traces held in memory.
+	DefaultMaxTraces = chromefile.DefaultMaxTraces
+	// DefaultMaxSpansPerTrace bounds the spans held for one trace.
+	DefaultMaxSpansPerTrace = chromefile.DefaultMaxSpansPerTrace
+)
+
+// Option configures an Exporter.
+type Option func(*config)
+
+type config struct {
+	path, dir        string
+	idle, retention  time.Duration
+	maxTraces        int
+	maxSpansPerTrace int
+	gzip             bool
+	onError          func(error)
+}
+
+func newConfig(opts []Option) config {
+	c := config{
+		idle:             DefaultTraceIdleTimeout,
+		retention:        DefaultTraceRetention,
+		maxTraces:        DefaultMaxTraces,
+		maxSpansPerTrace: DefaultMaxSpansPerTrace,
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+// WithPath writes every span into one file at path, at Shutdown and at each
+// ForceFlush (each write replaces the file with everything so far). The spans
+// are held in memory, compactly, until then: use it for runs of bounded size.
+// Exactly one of WithPath and WithDirectory must be given.
+func WithPath(path string) Option {
+	return func(c *config) { c.path = path }
+}
+
+// WithDirectory writes one file per trace into dir, named
+// "<service>-<trace id>.json", once the trace has been idle for the trace idle
+// timeout, and at ForceFlush and Shutdown.
+func WithDirectory(dir string) Option {
+	return func(c *config) { c.dir = dir }
+}
+
+// WithTraceIdleTimeout sets how long a trace must receive no spans before its
+// file is written (per-trace output). Default DefaultTraceIdleTimeout.
+func WithTraceIdleTimeout(d time.Duration) Option {
+	return func(c *config) { c.idle = d }
+}
+
+// WithTraceRetention sets how long a written trace's spans stay in memory so
+// that late spans rewrite its file with everything (per-trace output); later
+// spans go to a new part file. Default DefaultTraceRetention.
+func WithTraceRetention(d time.Duration) Option {
+	return func(c *config) { c.retention = d }
+}
+
+// WithMaxTraces bounds the traces held in memory (per-trace output); the least
+// recently updated is written early to make room. Default DefaultMaxTraces.
+func WithMaxTraces(n int) Option {
+	return func(c *config) { c.maxTraces = n }
+}
+
+// WithMaxSpansPerTrace bounds the spans held for one trace (per-trace output);
+// a trace that reaches it is written and continues in a part file.
+// Default DefaultMaxSpansPerTrace.
+func WithMaxSpansPerTrace(n int) Option {
+	return func(c *config) { c.maxSpansPerTrace = n }
+}
+
+// WithGzip gzips the files; per-trace files are then named ".json.gz".
+func WithGzip(on bool) Option {
+	return func(c *config) { c.gzip = on }
+}
+
+// WithErrorHandler receives errors of background writes, which have no caller
+// to return them to. The default is otel.Handle.
+func WithErrorHandler(fn func(error)) Option {
+	return func(c *config) { c.onError = fn }
+}
