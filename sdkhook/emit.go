@@ -99,11 +99,15 @@ func (p *processor) emit(req sdktrace.ReadOnlySpan, r *recorder, out func(sdktra
 		}
 		name, fn, file, line := rc.name, rc.name, "", 0
 		if rc.pc != 0 {
-			fr := resolvePC(rc.pc)
-			fn, file, line = fr.function, fr.file, fr.line
-			if name == "" {
-				name = fr.short
+			if fr := resolvePC(rc.pc); !fr.internal {
+				fn, file, line = fr.function, fr.file, fr.line
+				if name == "" {
+					name = fr.short
+				}
 			}
+		}
+		if name == "" {
+			name = "unknown"
 		}
 		tid := tids.of[i]
 		tname, ok := names[tid]
@@ -258,7 +262,11 @@ func newSpanID() trace.SpanID {
 type frame struct {
 	function, short, file string
 	line                  int
+	internal              bool // a PC in sdkhook itself: the hook's caller is unknown
 }
+
+// selfPrefix is this package's function name prefix (not the _test package).
+const selfPrefix = ScopeName + "."
 
 // frames caches resolved program counters; hooked call sites are few.
 var frames sync.Map // uintptr -> *frame
@@ -267,15 +275,24 @@ func resolvePC(pc uintptr) *frame {
 	if f, ok := frames.Load(pc); ok {
 		return f.(*frame)
 	}
-	fs := runtime.CallersFrames([]uintptr{pc})
-	fr, _ := fs.Next()
-	f := &frame{function: fr.Function, short: fr.Function, file: fr.File, line: fr.Line}
-	if i := strings.LastIndexByte(f.short, '/'); i >= 0 {
-		f.short = f.short[i+1:]
-	}
-	if f.function == "" {
-		f.function = fmt.Sprintf("0x%x", pc)
-		f.short = f.function
+	// Enter is inlined into the hooked function, so the PC's innermost
+	// inlined frame is Enter itself; the hooked function is the next one.
+	// CallersFrames expands the inlined frames of a PC only when another PC
+	// follows it (as in a stack trace), hence the 0, which it skips.
+	f := &frame{internal: true}
+	fs := runtime.CallersFrames([]uintptr{pc, 0})
+	for {
+		fr, more := fs.Next()
+		if fr.Function != "" && !strings.HasPrefix(fr.Function, selfPrefix) {
+			f = &frame{function: fr.Function, short: fr.Function, file: fr.File, line: fr.Line}
+			if i := strings.LastIndexByte(f.short, '/'); i >= 0 {
+				f.short = f.short[i+1:]
+			}
+			break
+		}
+		if !more {
+			break
+		}
 	}
 	frames.Store(pc, f)
 	return f

@@ -5,15 +5,20 @@ import (
 	"runtime/debug"
 )
 
-// Enter records entry into the function called name and returns the Region to
-// end at its exit:
+// Enter records entry into the function called name (the span name) and
+// returns the Region to end at its exit:
 //
 //	defer sdkhook.Enter(ctx, "shop.checkout").End()
 //
 // The call nests under the innermost open call on the context's lane (or under
 // the request span), so parentage is exact for sequential code whatever
-// context is passed down. Enter allocates nothing. When ctx carries no request
-// recorder, it returns the zero Region, whose methods do nothing.
+// context is passed down. On amd64, where the compiler inlines Enter (the
+// usual case, though not under -race or -gcflags=-l), it also takes the
+// caller's program counter from the frame-pointer chain (a few ns), for the
+// code.function.name, code.file.path and code.line.number attributes,
+// resolved when spans are emitted; otherwise code.function.name is name. Enter allocates nothing. When
+// ctx carries no request recorder, it returns the zero Region, whose methods
+// do nothing.
 func Enter(ctx context.Context, name string) Region {
 	if active.Load() == 0 {
 		return Region{} // inlined: the disabled path is one load
@@ -21,12 +26,24 @@ func Enter(ctx context.Context, name string) Region {
 	return enter(ctx, name)
 }
 
+// enter is called directly by the hooked function (Enter is inlined), so
+// callerPC finds the hooked function's PC for code.* attributes. Only the
+// frame-pointer path is fast enough to take for every call. Where the
+// compiler does not inline Enter (-race, -l, very large callers), the PC lands
+// in Enter and emission ignores it; making Enter a real call to keep it would
+// double the cost of the disabled path.
+//
+//go:noinline
 func enter(ctx context.Context, name string) Region {
 	b := lookup(ctx)
 	if b == nil {
 		return Region{}
 	}
-	r, _ := b.rec.enter(b, name, 0, nil)
+	var pc uintptr
+	if fpSkip >= 0 {
+		pc = callerPC(fpSkip)
+	}
+	r, _ := b.rec.enter(b, name, pc, nil)
 	return r
 }
 
@@ -60,6 +77,8 @@ func EnterFunc(ctx context.Context) Region {
 //
 //	ctx, r := sdkhook.Start(ctx, "shop.checkout")
 //	defer r.End()
+//
+//go:noinline
 func Start(ctx context.Context, name string) (context.Context, Region) {
 	if active.Load() == 0 {
 		return ctx, Region{}
@@ -68,7 +87,11 @@ func Start(ctx context.Context, name string) (context.Context, Region) {
 	if b == nil {
 		return ctx, Region{}
 	}
-	return swap(b.rec.enter(b, name, 0, ctx))
+	var pc uintptr
+	if fpSkip >= 0 {
+		pc = callerPC(fpSkip)
+	}
+	return swap(b.rec.enter(b, name, pc, ctx))
 }
 
 func swap(r Region, ctx context.Context) (context.Context, Region) { return ctx, r }

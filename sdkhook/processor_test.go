@@ -612,3 +612,37 @@ func TestHooksRacingRequestEnd(t *testing.T) {
 	}
 	waitNoLeaks(t)
 }
+
+// TestExplicitNameAttributes: Enter and Start keep the given span name and
+// add the calling function and file:line where the frame-pointer path exists.
+func TestExplicitNameAttributes(t *testing.T) {
+	tr, sr := newProvider(t)
+	request(tr, "req", func(ctx context.Context) {
+		sdkhook.Enter(ctx, "explicit").End()
+		_, r := sdkhook.Start(ctx, "started")
+		r.End()
+	})
+	m := byName(sr.Ended())
+	for _, name := range []string{"explicit", "started"} {
+		s, ok := m[name]
+		if !ok {
+			t.Fatalf("no span %q", name)
+		}
+		fn, _ := attr(s, "code.function.name")
+		file, hasFile := attr(s, "code.file.path")
+		// Enter's PC is known only where the compiler inlines it (not
+		// under -race); Start is never inlined.
+		if !sdkhook.FastCallerPC() || (raceEnabled && name == "explicit") {
+			if fn.AsString() != name || hasFile {
+				t.Errorf("%s: code.function.name %q, file %v", name, fn.AsString(), hasFile)
+			}
+			continue
+		}
+		if want := "github.com/otel2chrome/otel2chrome/sdkhook_test.TestExplicitNameAttributes.func1"; fn.AsString() != want {
+			t.Errorf("%s: code.function.name %q, want %q", name, fn.AsString(), want)
+		}
+		if !strings.HasSuffix(file.AsString(), "processor_test.go") {
+			t.Errorf("%s: code.file.path %q", name, file.AsString())
+		}
+	}
+}

@@ -37,8 +37,8 @@ type entry struct {
 
 // spanTable maps live span IDs to entries without locks, so a hook that only
 // has the otelhttp request context finds its recorder with a few loads. Span
-// IDs are random, so a small open-addressed window is enough; a span that
-// finds no free slot is simply not recorded (counted by the processor).
+// IDs are random, so a small open-addressed window is enough; a request that
+// finds its window full (thousands of live spans) is simply not recorded.
 type spanTable struct {
 	slots [1 << tableBits]atomic.Pointer[entry]
 }
