@@ -62,6 +62,7 @@ type envelope struct {
 	Result         json.RawMessage `json:"result"`
 	Error          json.RawMessage `json:"error"`
 	Errors         json.RawMessage `json:"errors"`
+	TraceEvents    json.RawMessage `json:"traceEvents"`
 }
 
 func (d *decoder) decodeDoc(doc []byte) error {
@@ -90,6 +91,8 @@ func (d *decoder) decodeDoc(doc []byte) error {
 		return d.decodeJaeger(doc)
 	case hasValue(env.ResourceSpans) || hasValue(env.ResourceSpans2):
 		return d.decodeOTLPJSON(doc, formatOTLPJSON)
+	case hasValue(env.TraceEvents):
+		return errors.New("this is already a Chrome trace file (it has traceEvents); open it in ui.perfetto.dev or chrome://tracing")
 	}
 	if bytes.Equal(bytes.TrimSpace(doc), []byte("{}")) {
 		return nil // an empty OTLP request: valid, no spans

@@ -190,6 +190,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"bad json", []byte("{\"resourceSpans\": [\n  {,}]}"), nil, []string{"OTLP JSON", "line 2, column 4"}},
 		{"bad json line", append(append(append([]byte{}, js...), '\n'), []byte(`{"resourceSpans":[{"x"}]}`)...), nil, []string{"in.x: line 2:"}},
 		{"wrong json shape", []byte(`{"hello": 1}`), nil, []string{"not a known trace format"}},
+		{"chrome trace", []byte(`{"traceEvents":[{"ph":"M"}]}`), nil, []string{"already a Chrome trace file"}},
 		{"json array", []byte(`[1,2]`), nil, []string{"JSON array is not a known trace format"}},
 		{"otlp wrong types", []byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz"}]}]}]}`), nil, []string{"OTLP JSON"}},
 		{"jaeger error", []byte(`{"data":null,"total":0,"errors":[{"code":404,"msg":"trace not found"}]}`), nil, []string{"Jaeger JSON", "404 trace not found"}},

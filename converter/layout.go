@@ -223,21 +223,55 @@ const maxSkew = int64(time.Hour)
 
 // laneState is the stack of slices open on a lane during placement.
 type laneState struct {
-	ends []int64
+	ends  []int64
+	spans []int32 // local span index of each open slice
 }
 
-// fits reports whether [start, end] nests on the lane, popping slices that ended
-// before start. Spans are placed in start order, so a popped slice can never
-// matter again.
-func (s *laneState) fits(start, end int64) bool {
-	for n := len(s.ends); n > 0 && s.ends[n-1] <= start; n-- {
-		s.ends = s.ends[:n-1]
-	}
+// open pops the slices that ended before start and returns the innermost
+// slice still open (-1 when none) and its end. Spans are placed in start
+// order, so a popped slice can never matter again.
+func (s *laneState) open(start int64) (int32, int64) {
 	n := len(s.ends)
-	return n == 0 || s.ends[n-1] >= end
+	for n > 0 && s.ends[n-1] <= start {
+		n--
+	}
+	s.ends, s.spans = s.ends[:n], s.spans[:n]
+	if n == 0 {
+		return -1, 0
+	}
+	return s.spans[n-1], s.ends[n-1]
 }
 
-func (s *laneState) push(end int64) { s.ends = append(s.ends, end) }
+// fits reports whether span i, [start, end], nests on a thread lane: on a
+// real thread whatever is open encloses the call, whatever its parent IDs say.
+func (s *laneState) fits(start, end int64) bool {
+	top, topEnd := s.open(start)
+	return top < 0 || topEnd >= end
+}
+
+// fitsUnder reports whether span i nests on a lane without thread identity:
+// the innermost open slice must enclose it and be one of its ancestors, so
+// that nesting on the timeline never claims a call that did not happen.
+func (l *layout) fitsUnder(s *laneState, i int32, start, end int64) bool {
+	top, topEnd := s.open(start)
+	if top < 0 {
+		return true
+	}
+	if topEnd < end {
+		return false
+	}
+	for p := l.parent[i]; p >= 0; p = l.parent[p] {
+		if p == top {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *laneState) push(end int64, i int32) {
+	s.ends = append(s.ends, end)
+	s.spans = append(s.spans, i)
+}
 
 // placeLanes assigns pids and lanes. Services are ordered by their first
 // span; within a process, a span goes on its thread.id lane when it nests
@@ -326,13 +360,13 @@ func (l *layout) placeLanes(m *model) {
 				}
 			}
 			if p := l.parent[i]; lane < 0 && p >= 0 && l.rec(p).proc == s.proc {
-				if pl := l.lane[p]; pl >= 0 && states[pl].fits(start, end) {
+				if pl := l.lane[p]; pl >= 0 && l.fitsUnder(states[pl], i, start, end) {
 					lane = pl
 				}
 			}
 			if lane < 0 {
 				for _, pl := range packed {
-					if states[pl].fits(start, end) {
+					if l.fitsUnder(states[pl], i, start, end) {
 						lane = pl
 						break
 					}
@@ -342,7 +376,7 @@ func (l *layout) placeLanes(m *model) {
 				lane = newLane("lane " + itoa(int64(len(packed)+1)))
 				packed = append(packed, lane)
 			}
-			states[lane].push(end)
+			states[lane].push(end, i)
 			l.lane[i] = lane
 		}
 		// Lanes are shown in the order they were opened, which is the order
@@ -380,7 +414,7 @@ func (l *layout) threadLane(m *model, proc int, i int32, start, end int64, state
 		return -1
 	}
 	pl := l.lane[p]
-	if pl < 0 || !states[pl].fits(start, end) {
+	if pl < 0 || !l.fitsUnder(states[pl], i, start, end) {
 		return -1
 	}
 	if s := l.rec(i); s.tname != 0 {

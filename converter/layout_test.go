@@ -91,6 +91,23 @@ func TestLayoutRules(t *testing.T) {
 			},
 		},
 		{
+			name: "a sibling that fits inside a concurrent sibling does not nest under it",
+			spans: []spec{
+				{trace: 1, id: 1, service: "a", name: "root", end: 100 * ms},
+				{trace: 1, id: 2, parent: 1, service: "a", name: "outer sibling", start: 10 * ms, end: 60 * ms},
+				{trace: 1, id: 3, parent: 1, service: "a", name: "inner sibling", start: 20 * ms, end: 50 * ms},
+				{trace: 2, id: 4, service: "a", name: "other trace", start: 30 * ms, end: 40 * ms},
+			},
+			check: func(t *testing.T, r *check.Report, st Stats) {
+				if lane(t, r, 3) == lane(t, r, 2) {
+					t.Errorf("inner sibling nested under the outer one: a call that did not happen")
+				}
+				if l := lane(t, r, 4); l == lane(t, r, 1) || l == lane(t, r, 2) || l == lane(t, r, 3) {
+					t.Errorf("a root of another trace nested under this trace's spans")
+				}
+			},
+		},
+		{
 			name: "cross-service child gets its own process and a flow",
 			spans: []spec{
 				{trace: 1, id: 1, service: "front", name: "GET", end: 100 * ms, kind: ptrace.SpanKindServer, attrs: map[string]any{"http.route": "/cart/{id}"}},
