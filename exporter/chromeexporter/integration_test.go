@@ -1,0 +1,453 @@
+//go:build integration
+
+// Integration test: the otelcol-chrome distribution, built with go build, run as
+// a process on 127.0.0.1, fed over OTLP gRPC and HTTP by the OTel Go SDK and by
+// telemetrygen, stopped with SIGTERM; then every span sent must be in exactly
+// one valid Chrome file.
+//
+//	go test -tags integration -run TestCollectorIntegration -v ./exporter/chromeexporter
+//
+// Environment:
+//
+//	OTEL2CHROME_OTELCOL        a prebuilt otelcol-chrome binary (else go build)
+//	OTEL2CHROME_TOOLS_DIR      where telemetrygen is looked up first (else $PATH)
+//	OTEL2CHROME_REQUIRE_TOOLS  set to 1 to fail instead of skipping without telemetrygen
+//	OTEL2CHROME_LOAD_SPANS     spans in the load run (default 100000)
+
+package chromeexporter_test
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otel2chrome/otel2chrome/converter/check"
+)
+
+const telemetrygenInstall = "go install github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@v0.161.0"
+
+func TestCollectorIntegration(t *testing.T) {
+	testStart := time.Now()
+	bin := collectorBinary(t)
+	work := t.TempDir()
+	perTraceDir := filepath.Join(work, "per-trace")
+	rollingPath := filepath.Join(work, "rolling", "all.json.gz")
+	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
+
+	cfgPath := filepath.Join(work, "config.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf(`
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: %s
+      http:
+        endpoint: %s
+processors:
+  memory_limiter:
+    check_interval: 1s
+    limit_mib: 2048
+    spike_limit_mib: 512
+  batch:
+    timeout: 200ms
+exporters:
+  chrome:
+    directory: %s
+    trace_idle_timeout: 1s
+    max_traces_in_memory: 5000
+    sending_queue:
+      queue_size: 5000
+  chrome/rolling:
+    mode: rolling
+    path: %s
+    compression: gzip
+    max_size_mb: 16
+    max_backups: 0
+    flush_interval: 2s
+    sending_queue:
+      queue_size: 5000
+service:
+  telemetry:
+    metrics:
+      level: none
+    logs:
+      level: info
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [memory_limiter, batch]
+      exporters: [chrome, chrome/rolling]
+`, grpcAddr, httpAddr, perTraceDir, rollingPath)), 0o644))
+
+	logPath := filepath.Join(work, "collector.log")
+	logFile, err := os.Create(logPath)
+	require.NoError(t, err)
+	defer logFile.Close()
+	cmd := exec.Command(bin, "--config", cfgPath)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopped := false
+	defer func() {
+		if !stopped {
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			dumpLog(t, logPath)
+		}
+	}()
+	waitListening(t, exited, grpcAddr, httpAddr)
+	t.Logf("collector up (%s) after %v", bin, time.Since(testStart).Round(time.Millisecond))
+
+	want := map[string]bool{} // span IDs sent from the SDK
+	var wantMu sync.Mutex
+	record := func(ids []string) {
+		wantMu.Lock()
+		defer wantMu.Unlock()
+		for _, id := range ids {
+			want[id] = true
+		}
+	}
+
+	// 1. One trace across two services and both protocols: the root from the
+	// frontend over gRPC, its children from the backend over HTTP, in other
+	// batches. The file must merge them.
+	ctx := context.Background()
+	front := newProvider(t, "frontend", grpcExporter(t, grpcAddr))
+	back := newProvider(t, "backend", httpExporter(t, httpAddr))
+	const crossTraces = 20
+	for i := range crossTraces {
+		base := time.Now()
+		rctx, root := front.Tracer("frontend/http").Start(ctx, "GET", trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithTimestamp(base), trace.WithAttributes(attribute.String("http.route", "/checkout"), attribute.Int("i", i)))
+		var ids []string
+		for j := range 3 {
+			s := base.Add(time.Duration(j+1) * time.Millisecond)
+			_, c := back.Tracer("backend/db").Start(rctx, "SELECT", trace.WithSpanKind(trace.SpanKindClient), trace.WithTimestamp(s))
+			c.AddEvent("rows", trace.WithTimestamp(s.Add(100*time.Microsecond)))
+			c.End(trace.WithTimestamp(s.Add(500 * time.Microsecond)))
+			ids = append(ids, c.SpanContext().SpanID().String())
+		}
+		root.End(trace.WithTimestamp(base.Add(10 * time.Millisecond)))
+		record(append(ids, root.SpanContext().SpanID().String()))
+	}
+	require.NoError(t, front.Shutdown(ctx))
+	require.NoError(t, back.Shutdown(ctx))
+
+	// 2. telemetrygen over both protocols; its span IDs are unknown, so its
+	// spans are counted per service.
+	tgWant := map[string]int{}
+	const tgTraces, tgChildren = 150, 9
+	for _, proto := range []string{"grpc", "http"} {
+		t.Run("telemetrygen-"+proto, func(t *testing.T) {
+			tg := telemetrygen(t)
+			svc := "tg-" + proto
+			args := []string{"traces", "--otlp-insecure", "--service", svc,
+				"--traces", strconv.Itoa(tgTraces), "--child-spans", strconv.Itoa(tgChildren),
+				"--workers", "1", "--rate", "0", "--interval", "1h"}
+			if proto == "http" {
+				args = append(args, "--otlp-endpoint", httpAddr, "--otlp-http")
+			} else {
+				args = append(args, "--otlp-endpoint", grpcAddr)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, tg, args...).CombinedOutput()
+			require.NoError(t, err, "telemetrygen %s:\n%s", strings.Join(args, " "), out)
+			tgWant[svc] = tgTraces * (tgChildren + 1)
+		})
+	}
+
+	// 3. Load run: spans from the SDK over gRPC and HTTP at once, with blocking
+	// batch processors so the SDK itself drops nothing; any loss is ours.
+	loadSpans := 100000
+	if v := os.Getenv("OTEL2CHROME_LOAD_SPANS"); v != "" {
+		loadSpans, err = strconv.Atoi(v)
+		require.NoError(t, err, "OTEL2CHROME_LOAD_SPANS")
+	}
+	const spansPerTrace = 100
+	loadStart := time.Now()
+	var wg sync.WaitGroup
+	for k, exp := range []sdktrace.SpanExporter{grpcExporter(t, grpcAddr), httpExporter(t, httpAddr)} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tp := newProvider(t, fmt.Sprintf("load-%d", k), exp)
+			ids := sendLoad(tp, loadSpans/2/spansPerTrace, spansPerTrace)
+			if err := tp.Shutdown(context.Background()); err != nil {
+				t.Errorf("load sender %d: %v", k, err)
+			}
+			record(ids)
+		}()
+	}
+	wg.Wait()
+	sent := time.Since(loadStart)
+
+	// 4. SIGTERM: the collector drains its queues and the exporter writes
+	// every trace it still holds.
+	stopStart := time.Now()
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-exited:
+		stopped = true
+		require.NoError(t, err, "collector exit")
+	case <-time.After(90 * time.Second):
+		t.Fatal("collector did not exit within 90s of SIGTERM")
+	}
+	total := time.Since(loadStart)
+	t.Logf("collector stopped %v after SIGTERM", time.Since(stopStart).Round(time.Millisecond))
+
+	// 5. Count: every span in exactly one per-trace file, every file valid.
+	got, byService, files := readPerTrace(t, perTraceDir)
+	missing := 0
+	for id := range want {
+		if got[id] == 0 {
+			missing++
+		}
+	}
+	dups := 0
+	for _, n := range got {
+		if n > 1 {
+			dups++
+		}
+	}
+	for svc, n := range tgWant {
+		assert.Equal(t, n, byService[svc], "telemetrygen spans of %s in the files", svc)
+	}
+	loadSent := loadSpans / 2 / spansPerTrace * spansPerTrace * 2
+	t.Logf("LOAD RUN: %d spans sent over gRPC+HTTP in %v (%.0f spans/s accepted); "+
+		"%v until all were on disk and the collector had exited (%.0f spans/s end to end)",
+		loadSent, sent.Round(time.Millisecond), float64(loadSent)/sent.Seconds(),
+		total.Round(time.Millisecond), float64(loadSent)/total.Seconds())
+	t.Logf("per_trace: %d files, %d SDK spans sent, %d missing, %d span IDs in more than one file", files, len(want), missing, dups)
+	assert.Zero(t, missing, "spans lost")
+	assert.Zero(t, dups, "spans written twice")
+
+	// The cross-service traces merged both services into one file.
+	for _, name := range listNames(t, perTraceDir) {
+		if strings.HasPrefix(name, "frontend-") {
+			rep := validate(t, filepath.Join(perTraceDir, name))
+			assert.Len(t, rep.Processes, 2, "%s: frontend and backend in one file", name)
+			assert.Len(t, rep.SpanSlices, 4, name)
+			assert.NotZero(t, rep.Flows, "%s: client/server hop drawn as a flow", name)
+		}
+	}
+
+	// 6. The rolling exporter got the same spans, across rotated files.
+	rolled := map[string]int{}
+	rollFiles := 0
+	for _, name := range listNames(t, filepath.Dir(rollingPath)) {
+		assert.False(t, strings.HasPrefix(name, ".otel2chrome-tmp-"), "temporary file left: %s", name)
+		rep := validate(t, filepath.Join(filepath.Dir(rollingPath), name))
+		rollFiles++
+		for id := range rep.SpanSlices {
+			rolled[id]++
+		}
+	}
+	rollMissing := 0
+	for id := range want {
+		if rolled[id] == 0 {
+			rollMissing++
+		}
+	}
+	t.Logf("rolling: %d files (gzip, max 16 MB each), %d of %d SDK spans missing", rollFiles, rollMissing, len(want))
+	assert.Zero(t, rollMissing, "rolling: spans lost")
+	assert.Greater(t, rollFiles, 1, "rolling: rotated under load")
+	t.Logf("whole test: %v", time.Since(testStart).Round(time.Millisecond))
+}
+
+// collectorBinary returns $OTEL2CHROME_OTELCOL or builds the distribution.
+func collectorBinary(t *testing.T) string {
+	if p := os.Getenv("OTEL2CHROME_OTELCOL"); p != "" {
+		return p
+	}
+	bin := filepath.Join(t.TempDir(), "otelcol-chrome")
+	start := time.Now()
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/otel2chrome/otel2chrome/cmd/otelcol-chrome")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "go build ./cmd/otelcol-chrome:\n%s", out)
+	t.Logf("built otelcol-chrome in %v", time.Since(start).Round(time.Millisecond))
+	return bin
+}
+
+// telemetrygen finds the binary or skips (fails with OTEL2CHROME_REQUIRE_TOOLS=1),
+// saying how to get it.
+func telemetrygen(t *testing.T) string {
+	if dir := os.Getenv("OTEL2CHROME_TOOLS_DIR"); dir != "" {
+		p := filepath.Join(dir, "telemetrygen")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("telemetrygen"); err == nil {
+		return p
+	}
+	msg := fmt.Sprintf("SKIPPING: telemetrygen binary not found in $OTEL2CHROME_TOOLS_DIR (%q) or $PATH; "+
+		"get it with `%s` (or `bash .ci/tools.sh`)", os.Getenv("OTEL2CHROME_TOOLS_DIR"), telemetrygenInstall)
+	if os.Getenv("OTEL2CHROME_REQUIRE_TOOLS") == "1" {
+		t.Fatal(msg)
+	}
+	fmt.Fprintln(os.Stderr, "\n*** "+msg+" ***")
+	t.Skip(msg)
+	return ""
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// waitListening waits until both receivers accept connections.
+func waitListening(t *testing.T, exited <-chan error, addrs ...string) {
+	deadline := time.Now().Add(60 * time.Second)
+	for _, a := range addrs {
+		for {
+			c, err := net.DialTimeout("tcp", a, time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case err := <-exited:
+				t.Fatalf("collector exited before listening on %s: %v", a, err)
+			case <-time.After(50 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("collector not listening on %s after 60s", a)
+			}
+		}
+	}
+}
+
+func grpcExporter(t *testing.T, addr string) sdktrace.SpanExporter {
+	exp, err := otlptracegrpc.New(context.Background(), otlptracegrpc.WithEndpoint(addr), otlptracegrpc.WithInsecure())
+	require.NoError(t, err)
+	return exp
+}
+
+func httpExporter(t *testing.T, addr string) sdktrace.SpanExporter {
+	exp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpoint(addr), otlptracehttp.WithInsecure())
+	require.NoError(t, err)
+	return exp
+}
+
+func newProvider(t *testing.T, service string, exp sdktrace.SpanExporter) *sdktrace.TracerProvider {
+	return sdktrace.NewTracerProvider(
+		sdktrace.WithBatcher(exp, sdktrace.WithBlocking(), sdktrace.WithMaxQueueSize(20000),
+			sdktrace.WithMaxExportBatchSize(1000), sdktrace.WithBatchTimeout(100*time.Millisecond)),
+		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", service))),
+	)
+}
+
+// sendLoad records traces of perTrace spans each: a root and children, every
+// fourth child with a grandchild, all properly nested in time.
+func sendLoad(tp *sdktrace.TracerProvider, traces, perTrace int) []string {
+	tr := tp.Tracer("load")
+	ids := make([]string, 0, traces*perTrace)
+	for range traces {
+		base := time.Now()
+		ctx, root := tr.Start(context.Background(), "request", trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(base))
+		n := 1
+		for j := 0; n < perTrace; j++ {
+			s := base.Add(time.Duration(j+1) * 10 * time.Microsecond)
+			cctx, c := tr.Start(ctx, "step", trace.WithTimestamp(s), trace.WithAttributes(attribute.Int("j", j)))
+			n++
+			if j%4 == 0 && n < perTrace {
+				_, g := tr.Start(cctx, "inner", trace.WithTimestamp(s.Add(time.Microsecond)))
+				g.End(trace.WithTimestamp(s.Add(5 * time.Microsecond)))
+				ids = append(ids, g.SpanContext().SpanID().String())
+				n++
+			}
+			c.End(trace.WithTimestamp(s.Add(8 * time.Microsecond)))
+			ids = append(ids, c.SpanContext().SpanID().String())
+		}
+		root.End(trace.WithTimestamp(base.Add(time.Duration(perTrace+1) * 10 * time.Microsecond)))
+		ids = append(ids, root.SpanContext().SpanID().String())
+	}
+	return ids
+}
+
+// readPerTrace validates every file of dir and returns how often each span ID
+// occurs, the span count per service (the file name prefix) and the file count.
+func readPerTrace(t *testing.T, dir string) (map[string]int, map[string]int, int) {
+	got, byService := map[string]int{}, map[string]int{}
+	names := listNames(t, dir)
+	for _, name := range names {
+		require.False(t, strings.HasPrefix(name, ".otel2chrome-tmp-"), "temporary file left: %s", name)
+		require.True(t, strings.HasSuffix(name, ".json"), name)
+		rep := validate(t, filepath.Join(dir, name))
+		svc := name[:strings.LastIndexByte(name[:len(name)-len(".json")], '-')]
+		for id := range rep.SpanSlices {
+			got[id]++
+			byService[svc]++
+		}
+	}
+	return got, byService, len(names)
+}
+
+func validate(t *testing.T, path string) *check.Report {
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		require.NoError(t, err, path)
+		data, err = io.ReadAll(zr)
+		require.NoError(t, err, path)
+	}
+	rep, err := check.Validate(data)
+	require.NoError(t, err, path)
+	return rep
+}
+
+func listNames(t *testing.T, dir string) []string {
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+func dumpLog(t *testing.T, path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if len(lines) > 60 {
+		lines = lines[len(lines)-60:]
+	}
+	t.Logf("collector log (last %d lines):\n%s", len(lines), strings.Join(lines, "\n"))
+}
