@@ -399,6 +399,43 @@ func TestJaegerFetch(t *testing.T) {
 	}
 }
 
+// TestJaegerTelemetrygen fetches what another real producer, telemetrygen,
+// sent to Jaeger: every trace of its service, each span under its parent.
+func TestJaegerTelemetrygen(t *testing.T) {
+	gen := toolPath(t, "telemetrygen")
+	j := startJaeger(t)
+	const traces, children = 3, 4
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, gen, "traces", "--otlp-http", "--otlp-insecure", "--otlp-endpoint", j.otlp,
+		"--service", "telemetrygen-it", "--traces", strconv.Itoa(traces), "--child-spans", strconv.Itoa(children), "--rate", "0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("telemetrygen: %v\n%s", err, out)
+	}
+	want := traces * (1 + children) // per trace: the root and its children
+	r := fetchUntil(t, want, "--jaeger", j.query, "--service", "telemetrygen-it", "--since", "10m")
+	ids := map[string]bool{}
+	for id, s := range r.SpanSlices {
+		ids[id] = true
+		if s.Args["trace_id"] == nil {
+			t.Errorf("span %s has no trace_id", id)
+		}
+	}
+	roots := 0
+	for id, s := range r.SpanSlices {
+		p, _ := s.Args["parent_span_id"].(string)
+		switch {
+		case p == "":
+			roots++
+		case !ids[p]:
+			t.Errorf("span %s: parent %s not fetched", id, p)
+		}
+	}
+	if roots != traces || len(r.Processes) != 1 {
+		t.Errorf("%d roots in %d processes, want %d in 1", roots, len(r.Processes), traces)
+	}
+}
+
 // TestFetchCommand checks the fetch command's flags and errors against a
 // fake query service; it needs no tools.
 func TestFetchCommand(t *testing.T) {
