@@ -64,3 +64,31 @@ func TestSelftest(t *testing.T) {
 		}
 	}
 }
+
+// TestSelftestOTLP exports over OTLP/HTTP (-otlp) to a loopback receiver.
+func TestSelftestOTLP(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "received.jsonl")
+	sink, err := newFileSink(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	err = run(context.Background(), []string{"-selftest", "-otlp", sink.Addr(), "-requests", "2", "-capture", "slow=1ns,failed"}, &bytes.Buffer{}, &stderr)
+	if cerr := sink.Close(context.Background()); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	if sink.lines.Load() == 0 {
+		t.Fatal("the OTLP endpoint received nothing")
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{{"-capture", "sometimes"}, {"-capture", "slow=fast"}, {"-nope"}} {
+		if err := run(context.Background(), args, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+			t.Errorf("run %v: no error", args)
+		}
+	}
+}
