@@ -261,7 +261,8 @@ func (p *processor) endRequest(s sdktrace.ReadOnlySpan, rec *recorder) sdktrace.
 	if recorded == 0 && rec.dropped == 0 && rec.filtered == 0 && rec.droppedLanes == 0 {
 		return s
 	}
-	attrs := append(s.Attributes()[:len(s.Attributes()):len(s.Attributes())],
+	own := s.Attributes()
+	attrs := append(own[:len(own):len(own)], // never write into the snapshot's array
 		AttrRecorded.Int(recorded),
 		AttrDropped.Int(rec.dropped),
 		AttrFiltered.Int(rec.filtered),
