@@ -177,6 +177,9 @@ var _ sdktrace.SpanProcessor = (*processor)(nil)
 //	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sdkhook.NewProcessor(bsp)))
 //
 // Function spans are handed to next.OnEnd only; next.OnStart never sees them.
+// A captured request hands on all its function spans at once, up to
+// MaxRecords: size the batch processor's queue for that
+// (sdktrace.WithMaxQueueSize; its default of 2048 drops the excess).
 func NewProcessor(next sdktrace.SpanProcessor, opts ...Option) sdktrace.SpanProcessor {
 	p := &processor{
 		next:  next,
