@@ -26,12 +26,20 @@ import (
 var version = "0.1.0-dev"
 
 func main() {
+	if err := otelcol.NewCommand(settings()).Execute(); err != nil {
+		log.Fatalf("collector server run finished with error: %v", err)
+	}
+}
+
+// settings describes the distribution: its build information, components and
+// configuration sources (env:, file: and yaml: URIs, as in the core distribution).
+func settings() otelcol.CollectorSettings {
 	info := component.BuildInfo{
 		Command:     "otelcol-chrome",
 		Description: "OpenTelemetry Collector with the otel2chrome Chrome trace exporter",
 		Version:     version,
 	}
-	set := otelcol.CollectorSettings{
+	return otelcol.CollectorSettings{
 		BuildInfo: info,
 		Factories: components,
 		ConfigProviderSettings: otelcol.ConfigProviderSettings{
@@ -43,8 +51,5 @@ func main() {
 				},
 			},
 		},
-	}
-	if err := otelcol.NewCommand(set).Execute(); err != nil {
-		log.Fatalf("collector server run finished with error: %v", err)
 	}
 }
