@@ -179,6 +179,7 @@ type countWriter struct {
 	n int64
 }
 
+// Write counts the bytes written through to w.
 func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)

@@ -60,7 +60,10 @@ type PartialError struct {
 	Remaining ptrace.Traces
 }
 
+// Error returns the message of the write that failed.
 func (e *PartialError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the error of the write that failed.
 func (e *PartialError) Unwrap() error { return e.Err }
 
 // PerTrace writes one Chrome trace file per trace into a directory.
