@@ -1,10 +1,16 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"os/exec"
+	"regexp"
 	"runtime"
 	"syscall"
 
@@ -35,6 +41,9 @@ request: convert again, then reload.`,
   otel2chrome view --no-open --port 0 out.json.gz`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := notConverted(args[0]); err != nil {
+				return err
+			}
 			srv, err := perfetto.Listen(port, args[0])
 			if err != nil {
 				if errors.Is(err, syscall.EADDRINUSE) {
@@ -62,6 +71,38 @@ request: convert again, then reload.`,
 	fs.IntVar(&port, "port", perfetto.DefaultPort, "serve on 127.0.0.1:`N` (0 picks a free port)")
 	fs.BoolVar(&noOpen, "no-open", false, "only print the links; do not start a browser")
 	return cmd
+}
+
+// unconvertedJSON matches the start of OTLP JSON and Jaeger JSON, which
+// Perfetto UI cannot open.
+var unconvertedJSON = regexp.MustCompile(`^(\xef\xbb\xbf)?\s*\{\s*"(resourceSpans|data|result)"\s*:`)
+
+// notConverted returns an error that says how to convert path when it holds
+// OTLP or Jaeger JSON rather than a trace Perfetto UI opens. Anything else
+// (Chrome JSON, Perfetto protobuf, unreadable files) is left to the server
+// and the UI to judge.
+func notConverted(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	br := bufio.NewReader(f)
+	var r io.Reader = br
+	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil
+		}
+		defer zr.Close()
+		r = zr
+	}
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(r, head)
+	if unconvertedJSON.Match(head[:n]) {
+		return fmt.Errorf("%s holds OTLP or Jaeger JSON, which Perfetto UI cannot open; convert it first:\n  otel2chrome -o out.json %s && otel2chrome view out.json", path, path)
+	}
+	return nil
 }
 
 // openBrowser starts the desktop's URL opener on u and reaps it in the

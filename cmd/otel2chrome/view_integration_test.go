@@ -114,6 +114,8 @@ func TestViewErrors(t *testing.T) {
 		{[]string{"view", "--no-open", filepath.Join(t.TempDir(), "missing.json")}, "missing.json"},
 		{[]string{"view", "--no-open", "--port", "-1", file}, "port -1"},
 		{[]string{"view"}, "accepts 1 arg"},
+		{[]string{"view", "--no-open", "--port", "0", "../../examples/data/sample.otlp.jsonl"}, "holds OTLP or Jaeger JSON, which Perfetto UI cannot open; convert it first"},
+		{[]string{"view", "--no-open", "--port", "0", "../../examples/data/sample.jaeger.json"}, "otel2chrome -o out.json ../../examples/data/sample.jaeger.json"},
 	} {
 		if _, _, err := run(t, nil, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("otel2chrome %v: err = %v, want %q", tc.args, err, tc.want)
