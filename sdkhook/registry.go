@@ -44,7 +44,7 @@ type spanTable struct {
 }
 
 const (
-	tableBits = 14
+	tableBits = 15 // 256 KiB of pointers, touched only as used
 	tableMask = 1<<tableBits - 1
 	tableWin  = 8 // one cache line of slots
 )
