@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -211,8 +212,12 @@ func (r *Rolling) Backups() []string {
 	var out []string
 	for _, e := range entries {
 		n := e.Name()
-		if e.Type().IsRegular() && strings.HasPrefix(n, prefix) && strings.HasSuffix(n, r.ext) &&
-			len(n) > len(prefix)+len(r.ext) && isStamp(n[len(prefix)]) {
+		if !e.Type().IsRegular() || !strings.HasPrefix(n, prefix) || !strings.HasSuffix(n, r.ext) {
+			continue
+		}
+		// Only names this sink made: pruning must never remove a file of the
+		// user's that merely shares the prefix.
+		if backupStamp.MatchString(n[len(prefix) : len(n)-len(r.ext)]) {
 			out = append(out, filepath.Join(r.dir, n))
 		}
 	}
@@ -220,7 +225,8 @@ func (r *Rolling) Backups() []string {
 	return out
 }
 
-func isStamp(c byte) bool { return c >= '0' && c <= '9' }
+// backupStamp matches the time stamp (and optional part number) of a backup name.
+var backupStamp = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}(\.\d+)?$`)
 
 func (r *Rolling) prune() {
 	if r.cfg.MaxBackups <= 0 {

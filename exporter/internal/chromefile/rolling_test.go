@@ -33,6 +33,10 @@ func TestRollingRewritesOneFile(t *testing.T) {
 func TestRollingRotatesAndPrunes(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "trace.json.gz")
+	// Files that share the name's prefix but are not backups survive pruning.
+	for _, n := range []string{"trace-1.json.gz", "trace-notes.json.gz", "trace-2026-01-02.json.gz"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, n), nil, 0o644))
+	}
 	clk := &fakeClock{now: t0}
 	r, err := NewRolling(RollingConfig{Path: path, MaxSize: 4 << 10, MaxBackups: 2, Gzip: true, Now: clk.Now})
 	require.NoError(t, err)
@@ -49,6 +53,9 @@ func TestRollingRotatesAndPrunes(t *testing.T) {
 	require.Len(t, backups, 2, "pruned to max_backups")
 	for _, b := range backups {
 		assert.Regexp(t, `trace-2026-01-02T03-\d\d-\d\d\.000\.json\.gz$`, b)
+	}
+	for _, n := range []string{"trace-1.json.gz", "trace-notes.json.gz", "trace-2026-01-02.json.gz"} {
+		assert.FileExists(t, filepath.Join(dir, n))
 	}
 	var files []string
 	files = append(files, backups...)
