@@ -183,7 +183,7 @@ func TestPolicies(t *testing.T) {
 	}{
 		{"all", []sdkhook.CapturePolicy{sdkhook.CaptureAll()}, fast, true},
 		{"slow kept", []sdkhook.CapturePolicy{sdkhook.CaptureSlowerThan(time.Millisecond)}, slow, true},
-		{"fast dropped", []sdkhook.CapturePolicy{sdkhook.CaptureSlowerThan(time.Millisecond)}, fast, false},
+		{"fast dropped", []sdkhook.CapturePolicy{sdkhook.CaptureSlowerThan(time.Minute)}, fast, false}, // robust to a loaded machine
 		{"failed kept", []sdkhook.CapturePolicy{sdkhook.CaptureFailed()}, failing, true},
 		{"ok dropped", []sdkhook.CapturePolicy{sdkhook.CaptureFailed()}, fast, false},
 		{"fraction 1", []sdkhook.CapturePolicy{sdkhook.CaptureFraction(1)}, fast, true},
