@@ -2,6 +2,7 @@ package sdkhook_test
 
 import (
 	"context"
+	"flag"
 	"testing"
 	"time"
 
@@ -235,11 +236,24 @@ func TestOverheadRatios(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("timing test: not with -short or -race")
 	}
-	clock := testing.Benchmark(BenchmarkTwoClockReads)
-	enabled := testing.Benchmark(BenchmarkHookEnabled)
-	disabled := testing.Benchmark(BenchmarkHookDisabled)
-	otel := testing.Benchmark(BenchmarkOTelSpan)
+	// Three interleaved rounds of shorter runs, keeping each benchmark's
+	// fastest: a burst of load from a neighbour then skews one round, not
+	// the ratio.
+	if f := flag.Lookup("test.benchtime"); f != nil && f.Value.String() == "1s" {
+		_ = f.Value.Set("300ms")
+		defer func() { _ = f.Value.Set("1s") }()
+	}
 	ns := func(r testing.BenchmarkResult) float64 { return float64(r.T.Nanoseconds()) / float64(r.N) }
+	benches := []func(*testing.B){BenchmarkTwoClockReads, BenchmarkHookEnabled, BenchmarkHookDisabled, BenchmarkOTelSpan}
+	best := make([]testing.BenchmarkResult, len(benches))
+	for round := 0; round < 3; round++ {
+		for i, bf := range benches {
+			if r := testing.Benchmark(bf); round == 0 || ns(r) < ns(best[i]) {
+				best[i] = r
+			}
+		}
+	}
+	clock, enabled, disabled, otel := best[0], best[1], best[2], best[3]
 	t.Logf("two clock reads %.1f ns; hook enabled %.1f ns, %d allocs/op; disabled %.2f ns; OTel span %.0f ns, %d B/op",
 		ns(clock), ns(enabled), enabled.AllocsPerOp(), ns(disabled), ns(otel), otel.AllocedBytesPerOp())
 	t.Logf("enabled/clock = %.2fx (target <= 1.5x); OTel/enabled = %.1fx (target >= 10x)",
