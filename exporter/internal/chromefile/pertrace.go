@@ -83,11 +83,17 @@ type PerTrace struct {
 	cfg PerTraceConfig
 	ext string
 
-	// mu guards traces, lru and every traceState field except wmu. Lock
-	// order: a traceState's wmu before mu.
+	// mu guards traces, the lists and every traceState field except wmu.
+	// Lock order: a traceState's wmu before mu.
 	mu     sync.Mutex
 	traces map[pcommon.TraceID]*traceState
-	lru    *list.List // of *traceState, least recently updated first
+	// Every state is on one of two lists. active holds traces with spans not
+	// yet on disk, least recently updated first; retained holds written traces
+	// kept for late spans, oldest write first. Both orders make the idle and
+	// retention scans stop at the first trace that is not due, and make room
+	// cheaply: a retained trace is dropped before an active one is written early.
+	active   *list.List
+	retained *list.List
 
 	stop chan struct{}
 	done chan struct{}
@@ -114,7 +120,8 @@ type traceState struct {
 	part      int    // part number of the last file written for this trace
 	updated   time.Time
 	writtenAt time.Time
-	elem      *list.Element
+	elem      *list.Element // in active or retained
+	onList    *list.List
 }
 
 func (s *traceState) dirty() bool { return s.written < len(s.chunks) }
@@ -152,10 +159,11 @@ func NewPerTrace(cfg PerTraceConfig) (*PerTrace, error) {
 		ext = ".json.gz"
 	}
 	return &PerTrace{
-		cfg:    cfg,
-		ext:    ext,
-		traces: map[pcommon.TraceID]*traceState{},
-		lru:    list.New(),
+		cfg:      cfg,
+		ext:      ext,
+		traces:   map[pcommon.TraceID]*traceState{},
+		active:   list.New(),
+		retained: list.New(),
 	}, nil
 }
 
@@ -203,12 +211,12 @@ func (p *PerTrace) add(g *group) error {
 		p.mu.Lock()
 		st := p.traces[g.id]
 		if st == nil && len(p.traces) >= p.cfg.MaxTraces {
-			victim := p.lru.Front().Value.(*traceState)
-			if !victim.dirty() {
-				p.removeLocked(victim)
+			if e := p.retained.Front(); e != nil {
+				p.removeLocked(e.Value.(*traceState))
 				p.mu.Unlock()
 				continue
 			}
+			victim := p.active.Front().Value.(*traceState)
 			p.mu.Unlock()
 			if err := p.flush(victim.id, true); err != nil {
 				return fmt.Errorf("make room for trace %s: %w", g.id, err)
@@ -218,11 +226,9 @@ func (p *PerTrace) add(g *group) error {
 		now := p.cfg.Now()
 		if st == nil {
 			st = &traceState{id: g.id}
-			st.elem = p.lru.PushBack(st)
 			p.traces[g.id] = st
-		} else {
-			p.lru.MoveToBack(st.elem)
 		}
+		p.moveLocked(st, p.active)
 		if st.name == "" && (st.service == "" || g.root && !st.root) {
 			st.service, st.root = g.service, g.root
 		}
@@ -243,8 +249,21 @@ func (p *PerTrace) add(g *group) error {
 }
 
 func (p *PerTrace) removeLocked(st *traceState) {
-	p.lru.Remove(st.elem)
+	st.onList.Remove(st.elem)
+	st.onList = nil
 	delete(p.traces, st.id)
+}
+
+// moveLocked puts st at the back of l.
+func (p *PerTrace) moveLocked(st *traceState, l *list.List) {
+	if st.onList == l {
+		l.MoveToBack(st.elem)
+		return
+	}
+	if st.onList != nil {
+		st.onList.Remove(st.elem)
+	}
+	st.elem, st.onList = l.PushBack(st), l
 }
 
 // flush writes the spans held for trace id. With drop, or without retention,
@@ -329,6 +348,10 @@ func (p *PerTrace) flush(id pcommon.TraceID, drop bool) error {
 		if len(st.chunks) == 0 {
 			p.removeLocked(st)
 		}
+		return nil
+	}
+	if !st.dirty() {
+		p.moveLocked(st, p.retained)
 	}
 	return nil
 }
@@ -339,15 +362,20 @@ func (p *PerTrace) flushIdle() {
 	now := p.cfg.Now()
 	var idle []pcommon.TraceID
 	p.mu.Lock()
-	for e := p.lru.Front(); e != nil; {
+	for e := p.active.Front(); e != nil; e = e.Next() {
 		st := e.Value.(*traceState)
-		e = e.Next()
-		switch {
-		case st.dirty() && now.Sub(st.updated) >= p.cfg.IdleTimeout:
-			idle = append(idle, st.id)
-		case !st.dirty() && now.Sub(st.writtenAt) >= p.cfg.Retention:
-			p.removeLocked(st)
+		if now.Sub(st.updated) < p.cfg.IdleTimeout {
+			break
 		}
+		idle = append(idle, st.id)
+	}
+	for e := p.retained.Front(); e != nil; {
+		st := e.Value.(*traceState)
+		if now.Sub(st.writtenAt) < p.cfg.Retention {
+			break
+		}
+		e = e.Next()
+		p.removeLocked(st)
 	}
 	p.mu.Unlock()
 	for _, err := range p.flushAll(context.Background(), idle) {
@@ -407,10 +435,8 @@ func (p *PerTrace) flushAll(ctx context.Context, ids []pcommon.TraceID) []error 
 func (p *PerTrace) Flush(ctx context.Context) error {
 	p.mu.Lock()
 	var ids []pcommon.TraceID
-	for e := p.lru.Front(); e != nil; e = e.Next() {
-		if st := e.Value.(*traceState); st.dirty() {
-			ids = append(ids, st.id)
-		}
+	for e := p.active.Front(); e != nil; e = e.Next() {
+		ids = append(ids, e.Value.(*traceState).id)
 	}
 	p.mu.Unlock()
 	if err := ctx.Err(); err != nil && len(ids) > 0 {

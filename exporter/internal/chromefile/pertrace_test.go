@@ -219,3 +219,30 @@ func TestPerTraceBackgroundConcurrent(t *testing.T) {
 	}
 	_ = ptrace.NewTraces
 }
+
+func TestPerTraceMakesRoomFromWrittenTracesFirst(t *testing.T) {
+	dir := t.TempDir()
+	p, clk := newPerTrace(t, PerTraceConfig{Dir: dir, IdleTimeout: time.Second, Retention: time.Hour, MaxTraces: 3})
+	// Traces 1 and 2 are written, one after the other, and kept for late spans.
+	require.NoError(t, p.Add(makeTraces("svc", []int{1}, 0, 2)))
+	clk.Advance(2 * time.Second)
+	p.flushIdle()
+	require.NoError(t, p.Add(makeTraces("svc", []int{2}, 0, 2)))
+	clk.Advance(2 * time.Second)
+	p.flushIdle()
+	require.Len(t, listDir(t, dir), 2)
+	require.NoError(t, p.Add(makeTraces("svc", []int{3}, 0, 2)))
+	require.NoError(t, p.Add(makeTraces("svc", []int{4}, 0, 2)))
+	// Room for trace 4 came from dropping written trace 1, not from writing
+	// trace 3 before it was idle.
+	assert.Len(t, listDir(t, dir), 2)
+	traces, _ := p.Len()
+	assert.Equal(t, 3, traces)
+	require.NoError(t, p.Add(makeTraces("svc", []int{2}, 2, 3)))
+	require.NoError(t, p.Add(makeTraces("svc", []int{5}, 0, 1)))
+	require.NoError(t, p.Shutdown(context.Background()))
+	// Trace 2 got its late span merged (it was retained), 3, 4 and 5 written once.
+	assert.Len(t, listDir(t, dir), 5)
+	assert.Len(t, readReport(t, filepath.Join(dir, "svc-"+traceID(2).String()+".json")).SpanSlices, 3)
+	assert.Len(t, spanIDsIn(t, dir), 4*2+1+1)
+}
