@@ -45,8 +45,11 @@ type Config struct {
 	// late spans rewrite its file with everything. Later spans go to a new part
 	// file. 0 releases them at once. Default 30s.
 	TraceRetention time.Duration `mapstructure:"trace_retention"`
-	// MaxTracesInMemory bounds the traces held, written or not; the least
-	// recently updated is written early to make room. Default 1000.
+	// MaxTracesInMemory bounds the traces held, written or not. To make room,
+	// written traces kept for late spans are dropped first, then the least
+	// recently updated trace is written early. Raise it when more than
+	// max_traces_in_memory / trace_idle_timeout traces arrive per second, or
+	// traces are written before they are complete. Default 1000.
 	MaxTracesInMemory int `mapstructure:"max_traces_in_memory"`
 	// MaxSpansPerTrace bounds the spans held for one trace; a trace that reaches
 	// it is written and its later spans go to a part file. Default 10000.

@@ -30,8 +30,9 @@ type PerTraceConfig struct {
 	// Zero drops them as soon as the file is written.
 	Retention time.Duration
 	// MaxTraces bounds the traces held in memory, written or not. When a new
-	// trace needs room, the least recently updated one is written (if it has
-	// spans not yet on disk) and dropped.
+	// trace needs room, the oldest written trace kept for late spans is dropped;
+	// when there is none, the least recently updated trace is written early and
+	// dropped.
 	MaxTraces int
 	// MaxSpansPerTrace bounds the spans held for one trace. A trace that reaches
 	// it is written and dropped from memory; its later spans go to a new part file.
