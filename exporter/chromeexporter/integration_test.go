@@ -54,10 +54,9 @@ func TestCollectorIntegration(t *testing.T) {
 	work := t.TempDir()
 	perTraceDir := filepath.Join(work, "per-trace")
 	rollingPath := filepath.Join(work, "rolling", "all.json.gz")
-	grpcAddr, httpAddr := freeAddr(t), freeAddr(t)
-
-	cfgPath := filepath.Join(work, "config.yaml")
-	require.NoError(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf(`
+	logPath := filepath.Join(work, "collector.log")
+	col := startCollector(t, bin, work, logPath, func(grpcAddr, httpAddr string) string {
+		return fmt.Sprintf(`
 receivers:
   otlp:
     protocols:
@@ -99,29 +98,21 @@ service:
       receivers: [otlp]
       processors: [memory_limiter, batch]
       exporters: [chrome, chrome/rolling]
-`, grpcAddr, httpAddr, perTraceDir, rollingPath)), 0o644))
-
-	logPath := filepath.Join(work, "collector.log")
-	logFile, err := os.Create(logPath)
-	require.NoError(t, err)
-	defer logFile.Close()
-	cmd := exec.Command(bin, "--config", cfgPath)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+`, grpcAddr, httpAddr, perTraceDir, rollingPath)
+	})
+	grpcAddr, httpAddr, exited := col.grpcAddr, col.httpAddr, col.exited
 	stopped := false
 	defer func() {
 		if !stopped {
-			cmd.Process.Kill()
+			col.cmd.Process.Kill()
 			<-exited
 		}
 		if t.Failed() {
 			dumpLog(t, logPath)
 		}
 	}()
-	waitListening(t, exited, grpcAddr, httpAddr)
 	t.Logf("collector up (%s) after %v", bin, time.Since(testStart).Round(time.Millisecond))
+	var err error
 
 	want := map[string]bool{} // span IDs sent from the SDK
 	var wantMu sync.Mutex
@@ -210,7 +201,7 @@ service:
 	// 4. SIGTERM: the collector drains its queues and the exporter writes
 	// every trace it still holds.
 	stopStart := time.Now()
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, col.cmd.Process.Signal(syscall.SIGTERM))
 	select {
 	case err := <-exited:
 		stopped = true
@@ -323,8 +314,45 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// waitListening waits until both receivers accept connections.
-func waitListening(t *testing.T, exited <-chan error, addrs ...string) {
+type collector struct {
+	cmd                *exec.Cmd
+	exited             chan error
+	grpcAddr, httpAddr string
+}
+
+// startCollector runs bin with the configuration config returns for two free
+// ports, and waits until both receivers accept connections. A port found free
+// can be taken by another process before the collector binds it, so a start
+// that fails is retried with new ports, three times at most.
+func startCollector(t *testing.T, bin, work, logPath string, config func(grpcAddr, httpAddr string) string) *collector {
+	cfgPath := filepath.Join(work, "config.yaml")
+	var lastErr error
+	for attempt := range 3 {
+		c := &collector{grpcAddr: freeAddr(t), httpAddr: freeAddr(t), exited: make(chan error, 1)}
+		require.NoError(t, os.WriteFile(cfgPath, []byte(config(c.grpcAddr, c.httpAddr)), 0o644))
+		logFile, err := os.Create(logPath)
+		require.NoError(t, err)
+		c.cmd = exec.Command(bin, "--config", cfgPath)
+		c.cmd.Stdout, c.cmd.Stderr = logFile, logFile
+		require.NoError(t, c.cmd.Start())
+		go func() {
+			c.exited <- c.cmd.Wait()
+			logFile.Close()
+		}()
+		if lastErr = waitListening(c.exited, c.grpcAddr, c.httpAddr); lastErr == nil {
+			return c
+		}
+		c.cmd.Process.Kill()
+		<-c.exited
+		t.Logf("collector start %d failed: %v", attempt+1, lastErr)
+	}
+	dumpLog(t, logPath)
+	t.Fatalf("collector did not start: %v", lastErr)
+	return nil
+}
+
+// waitListening waits until every address accepts connections.
+func waitListening(exited <-chan error, addrs ...string) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for _, a := range addrs {
 		for {
@@ -335,14 +363,15 @@ func waitListening(t *testing.T, exited <-chan error, addrs ...string) {
 			}
 			select {
 			case err := <-exited:
-				t.Fatalf("collector exited before listening on %s: %v", a, err)
+				return fmt.Errorf("exited before listening on %s: %v", a, err)
 			case <-time.After(50 * time.Millisecond):
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("collector not listening on %s after 60s", a)
+				return fmt.Errorf("not listening on %s after 60s", a)
 			}
 		}
 	}
+	return nil
 }
 
 func grpcExporter(t *testing.T, addr string) sdktrace.SpanExporter {
