@@ -24,15 +24,29 @@ import (
 const AttrIncomplete = attribute.Key("sdkhook.incomplete")
 
 // emit turns the records of a closed recorder into spans and passes them to
-// out in record order (parents before children). It returns how many.
-func (p *processor) emit(req sdktrace.ReadOnlySpan, r *recorder, out func(sdktrace.ReadOnlySpan)) int {
+// out in record order (parents before children). It returns how many, and how
+// many calls it left out because they started after the request ended.
+func (p *processor) emit(req sdktrace.ReadOnlySpan, r *recorder, out func(sdktrace.ReadOnlySpan)) (emitted, late int) {
 	recs := r.recs
 	n := len(recs)
-	kept := func(i int32) bool { return recs[i].flags&flagFiltered == 0 }
 	ids := make([]trace.SpanID, n)
 	incomplete := make([]bool, n)
 	children := make([]int, n)
+
+	// The SDK reads the request's end time before OnEnd closes the recorder,
+	// so a goroutine may record a little after it. Function spans stay
+	// within their request: later calls are left out (counted as dropped),
+	// calls still running at its end are cut there.
 	reqEnd := r.startMono + int64(req.EndTime().Sub(r.startWall))
+	for i := range recs {
+		if rc := &recs[i]; rc.start > reqEnd {
+			rc.flags |= flagLate
+			late++
+		} else if rc.end > reqEnd {
+			rc.end = 0
+		}
+	}
+	kept := func(i int32) bool { return recs[i].flags&(flagFiltered|flagLate) == 0 }
 
 	// Span IDs; parents resolved past filtered records; open calls cut.
 	parents := make([]int32, n)
@@ -147,7 +161,7 @@ func (p *processor) emit(req sdktrace.ReadOnlySpan, r *recorder, out func(sdktra
 	for i := range out2 {
 		out(&out2[i])
 	}
-	return len(out2)
+	return len(out2), late
 }
 
 func (r *recorder) spanContext(id trace.SpanID) trace.SpanContext {

@@ -60,10 +60,19 @@ func checkSpans(t *testing.T, spans []sdktrace.ReadOnlySpan) {
 		}
 		byID[s.SpanContext().SpanID()] = s
 	}
+	requests := map[trace.TraceID]sdktrace.ReadOnlySpan{}
+	for _, s := range spans {
+		if s.SpanKind() == trace.SpanKindServer {
+			requests[s.SpanContext().TraceID()] = s
+		}
+	}
 	lanes := map[int64][]sdktrace.ReadOnlySpan{}
 	for _, s := range spans {
 		if s.InstrumentationScope().Name != sdkhook.ScopeName {
 			continue
+		}
+		if req, ok := requests[s.SpanContext().TraceID()]; ok && (s.StartTime().Before(req.StartTime()) || s.EndTime().After(req.EndTime())) {
+			t.Errorf("%s [%v,%v] outside its request [%v,%v]", s.Name(), s.StartTime(), s.EndTime(), req.StartTime(), req.EndTime())
 		}
 		p, ok := byID[s.Parent().SpanID()]
 		if !ok {

@@ -24,7 +24,8 @@ const (
 	// AttrRecorded counts calls recorded for the request.
 	AttrRecorded = attribute.Key("sdkhook.recorded")
 	// AttrDropped counts calls not recorded: the buffer was full
-	// (WithMaxRecords) or the call was too deep (WithMaxDepth).
+	// (WithMaxRecords), the call was too deep (WithMaxDepth), or it started
+	// after the request span ended (a goroutine outliving its request).
 	AttrDropped = attribute.Key("sdkhook.dropped")
 	// AttrFiltered counts calls shorter than WithMinDuration.
 	AttrFiltered = attribute.Key("sdkhook.filtered")
@@ -256,11 +257,12 @@ func (p *processor) OnEnd(s sdktrace.ReadOnlySpan) {
 func (p *processor) endRequest(s sdktrace.ReadOnlySpan, rec *recorder) sdktrace.ReadOnlySpan {
 	rec.close()
 	defer p.release(rec)
-	emitted := 0
+	emitted, late := 0, 0
 	if !p.stopped.Load() && len(rec.recs) > 0 && p.cfg.capture.ShouldCapture(s) {
-		emitted = p.emit(s, rec, p.next.OnEnd)
+		emitted, late = p.emit(s, rec, p.next.OnEnd)
 	}
-	recorded := len(rec.recs) - countFiltered(rec)
+	recorded := len(rec.recs) - countFiltered(rec) - late
+	rec.dropped += late
 	if recorded == 0 && rec.dropped == 0 && rec.filtered == 0 && rec.droppedLanes == 0 {
 		return s
 	}

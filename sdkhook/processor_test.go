@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -645,4 +646,51 @@ func TestExplicitNameAttributes(t *testing.T) {
 			t.Errorf("%s: code.file.path %q", name, file.AsString())
 		}
 	}
+}
+
+// TestRandomMisuse drives hooks with random, often wrong, call patterns:
+// regions ended out of order, ended twice or never, contexts shared between
+// lanes, forks at any point. Whatever the pattern, the emitted spans satisfy
+// checkSpans and every recorder returns to the pool.
+func TestRandomMisuse(t *testing.T) {
+	for seed := uint64(1); seed <= 30; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 0))
+		tr, sr := newProvider(t, sdkhook.WithMaxRecords(64), sdkhook.WithMaxDepth(6), sdkhook.WithMinDuration(time.Duration(rng.IntN(2))*time.Microsecond))
+		request(tr, "req", func(ctx context.Context) {
+			ctxs := []context.Context{ctx}
+			var open []sdkhook.Region
+			for op := 0; op < 200; op++ {
+				c := ctxs[rng.IntN(len(ctxs))]
+				switch k := rng.IntN(10); {
+				case k < 4:
+					if rng.IntN(2) == 0 {
+						open = append(open, sdkhook.Enter(c, fmt.Sprint("f", op)))
+					} else {
+						nc, r := sdkhook.Start(c, fmt.Sprint("s", op))
+						ctxs = append(ctxs, nc)
+						open = append(open, r)
+					}
+				case k < 8 && len(open) > 0:
+					i := len(open) - 1
+					if rng.IntN(4) == 0 {
+						i = rng.IntN(len(open)) // out of order
+					}
+					open[i].End()
+					if rng.IntN(8) != 0 { // sometimes ended twice
+						open = append(open[:i], open[i+1:]...)
+					}
+				case k == 8:
+					ctxs = append(ctxs, sdkhook.Fork(c))
+				default:
+					spin(time.Duration(rng.IntN(3)) * time.Microsecond)
+				}
+			}
+		})
+		spans := sr.Ended()
+		checkSpans(t, spans)
+		if t.Failed() {
+			t.Fatalf("seed %d", seed)
+		}
+	}
+	waitNoLeaks(t)
 }

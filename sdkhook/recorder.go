@@ -20,6 +20,7 @@ type record struct {
 	parent int32   // enclosing record, or -1 for the request span
 	lane   int32   // index into recorder.lanes
 	flags  uint32
+	serial uint32       // tells a reused slot from the call a Region names
 	link   trace.SpanID // explicit OTel parent, see binding.link
 }
 
@@ -28,6 +29,7 @@ const (
 	flagForked                       // a lane or a span started below it; keep its slot
 	flagUnordered                    // exited out of order (a lane shared by goroutines)
 	flagError                        // ended with an error or a panic
+	flagLate                         // started after the request span's end time
 )
 
 // lane is one goroutine's sequential calls within a request. Hooks nest by the
@@ -55,14 +57,18 @@ const maxFailures = 64
 
 // recorder holds one request's records. It is pooled by its processor and
 // reused; gen changes whenever it opens or closes, so bindings and Regions
-// from an earlier request are rejected under the lock.
+// from an earlier request are rejected under the lock. (A Region would have
+// to outlive 2^31 requests on one recorder for its 32-bit gen to come round;
+// even then it could only misdate one call, never touch memory out of
+// bounds.)
 type recorder struct {
-	mu    sync.Mutex
-	gen   uint64
-	open  bool
-	recs  []record // capacity is the processor's MaxRecords
-	lanes []lane   // capacity is MaxLanes
-	fails []failure
+	mu     sync.Mutex
+	gen    uint32
+	serial uint32 // calls recorded in this generation
+	open   bool
+	recs   []record // capacity is the processor's MaxRecords
+	lanes  []lane   // capacity is MaxLanes
+	fails  []failure
 
 	dropped      int // calls not recorded: buffer full or too deep
 	filtered     int // calls shorter than the minimum duration
@@ -98,6 +104,7 @@ func (r *recorder) openRequest(sc trace.SpanContext, start time.Time) binding {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.gen++
+	r.serial = 0
 	r.open = true
 	r.sc = sc
 	r.startWall = start
@@ -136,10 +143,11 @@ func (r *recorder) reset() {
 // Region is one hooked call, returned by Enter and friends and ended by End,
 // EndErr or Done. The zero Region (nothing recorded) is valid and free to end.
 type Region struct {
-	rec  *recorder
-	gen  uint64
-	idx  int32 // record index; -1 when the call was counted but not recorded
-	lane int32
+	rec    *recorder
+	gen    uint32
+	serial uint32
+	idx    int32 // record index; -1 when the call was counted but not recorded
+	lane   int32
 }
 
 // enter records a call on b's lane. parent, when not nil, asks for a context
@@ -164,13 +172,14 @@ func (r *recorder) enter(b *binding, name string, pc uintptr, parent context.Con
 		if p < 0 {
 			p = l.root
 		}
+		r.serial++
 		rc := &r.recs[idx]
-		*rc = record{name: name, pc: pc, start: now, parent: p, lane: b.lane}
+		*rc = record{name: name, pc: pc, start: now, parent: p, lane: b.lane, serial: r.serial}
 		if b.mark != -2 && l.cur == b.mark {
 			rc.link = b.link
 		}
 		l.cur = idx
-		reg.idx = idx
+		reg.idx, reg.serial = idx, r.serial
 	}
 	if parent != nil {
 		ctx = r.childLocked(parent, b)
@@ -208,13 +217,13 @@ func (r *recorder) exit(reg Region, err error, panicked any, stack []byte) {
 	}
 	l := &r.lanes[reg.lane]
 	if reg.idx < 0 {
-		l.depth--
+		l.depth = max(l.depth-1, 0)
 		return
 	}
-	rc := &r.recs[reg.idx]
-	if rc.end != 0 {
-		return // ended twice
+	if int(reg.idx) >= len(r.recs) || r.recs[reg.idx].serial != reg.serial || r.recs[reg.idx].end != 0 {
+		return // ended twice (its slot may have been reused since)
 	}
+	rc := &r.recs[reg.idx]
 	l.depth--
 	rc.end = now
 	switch {

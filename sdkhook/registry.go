@@ -18,7 +18,7 @@ var active atomic.Int64
 // rejects it by generation.
 type binding struct {
 	rec  *recorder
-	gen  uint64
+	gen  uint32
 	lane int32
 	// mark and link serve spans started inside a request by other
 	// instrumentation: a hook whose enclosing record is mark (the innermost
