@@ -267,7 +267,9 @@ service:
 	}
 	t.Logf("rolling: %d files (gzip, max 16 MB each), %d of %d SDK spans missing", rollFiles, rollMissing, len(want))
 	assert.Zero(t, rollMissing, "rolling: spans lost")
-	assert.Greater(t, rollFiles, 1, "rolling: rotated under load")
+	if loadSpans >= 50000 { // about 25 MB of JSON: more than one 16 MB file
+		assert.Greater(t, rollFiles, 1, "rolling: rotated under load")
+	}
 	t.Logf("whole test: %v", time.Since(testStart).Round(time.Millisecond))
 }
 
