@@ -71,7 +71,7 @@ func (p *processor) emit(req sdktrace.ReadOnlySpan, r *recorder, out func(sdktra
 		// On one lane a parent contains its children. Only goroutines
 		// sharing a lane without Fork break that; then the nearest
 		// enclosing ancestor (or the request) is the honest parent.
-		for pa >= 0 && recs[pa].lane == rc.lane && (recs[pa].start > rc.start || recs[pa].end < rc.end || !kept(pa)) {
+		for pa >= 0 && (!kept(pa) || recs[pa].lane == rc.lane && (recs[pa].start > rc.start || recs[pa].end < rc.end)) {
 			pa = recs[pa].parent
 		}
 		parents[i] = pa

@@ -653,7 +653,7 @@ func TestExplicitNameAttributes(t *testing.T) {
 // lanes, forks at any point. Whatever the pattern, the emitted spans satisfy
 // checkSpans and every recorder returns to the pool.
 func TestRandomMisuse(t *testing.T) {
-	for seed := uint64(1); seed <= 30; seed++ {
+	for seed := uint64(1); seed <= 50; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 0))
 		tr, sr := newProvider(t, sdkhook.WithMaxRecords(64), sdkhook.WithMaxDepth(6), sdkhook.WithMinDuration(time.Duration(rng.IntN(2))*time.Microsecond))
 		request(tr, "req", func(ctx context.Context) {
