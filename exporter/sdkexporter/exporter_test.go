@@ -186,3 +186,32 @@ func (h endHook) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
 func (h endHook) OnEnd(s sdktrace.ReadOnlySpan)                   { h(s) }
 func (h endHook) Shutdown(context.Context) error                  { return nil }
 func (h endHook) ForceFlush(context.Context) error                { return nil }
+
+func TestOneFileKeepsEarlierRun(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "trace.json")
+	for run := range 2 {
+		exp, err := New(WithPath(path))
+		require.NoError(t, err)
+		tp := newProvider(exp)
+		request(context.Background(), tp, trace.SpanContext{})
+		require.NoError(t, tp.Shutdown(context.Background()))
+		entries, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		require.Len(t, entries, run+1, "the earlier run's file is kept under a time-stamped name")
+	}
+	for _, e := range listFiles(t, dir) {
+		assert.Len(t, readChrome(t, e).SpanSlices, 2)
+	}
+}
+
+func listFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var out []string
+	for _, e := range entries {
+		out = append(out, filepath.Join(dir, e.Name()))
+	}
+	return out
+}

@@ -48,6 +48,8 @@ func newConfig(opts []Option) config {
 // WithPath writes every span into one file at path, at Shutdown and at each
 // ForceFlush (each write replaces the file with everything so far). The spans
 // are held in memory, compactly, until then: use it for runs of bounded size.
+// A file already at path (from an earlier run) is renamed to
+// "<name>-<UTC time><ext>" beside it rather than overwritten.
 // Exactly one of WithPath and WithDirectory must be given.
 func WithPath(path string) Option {
 	return func(c *config) { c.path = path }
