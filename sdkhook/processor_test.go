@@ -694,3 +694,50 @@ func TestRandomMisuse(t *testing.T) {
 	}
 	waitNoLeaks(t)
 }
+
+// TestRandomConcurrentMisuse: goroutines share request, Start and Fork
+// contexts without forking, ending regions in any order (run with -race).
+func TestRandomConcurrentMisuse(t *testing.T) {
+	tr, sr := newProvider(t, sdkhook.WithMaxRecords(256))
+	for round := 0; round < 10; round++ {
+		request(tr, "req", func(ctx context.Context) {
+			var mu sync.Mutex
+			ctxs := []context.Context{ctx, sdkhook.Fork(ctx)}
+			var wg sync.WaitGroup
+			for g := 0; g < 3; g++ {
+				wg.Add(1)
+				go func(seed uint64) {
+					defer wg.Done()
+					rng := rand.New(rand.NewPCG(seed, uint64(round)))
+					var open []sdkhook.Region
+					for op := 0; op < 100; op++ {
+						mu.Lock()
+						c := ctxs[rng.IntN(len(ctxs))]
+						mu.Unlock()
+						switch k := rng.IntN(6); {
+						case k < 2:
+							nc, r := sdkhook.Start(c, "s")
+							open = append(open, r)
+							mu.Lock()
+							ctxs = append(ctxs, nc)
+							mu.Unlock()
+						case k < 3:
+							open = append(open, sdkhook.Enter(c, "e"))
+						case k < 5 && len(open) > 0:
+							i := rng.IntN(len(open))
+							open[i].End()
+							open = append(open[:i], open[i+1:]...)
+						default:
+							mu.Lock()
+							ctxs = append(ctxs, sdkhook.Fork(c))
+							mu.Unlock()
+						}
+					}
+				}(uint64(g))
+			}
+			wg.Wait()
+		})
+	}
+	checkSpans(t, sr.Ended())
+	waitNoLeaks(t)
+}
