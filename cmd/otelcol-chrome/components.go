@@ -18,7 +18,8 @@ import (
 )
 
 // components lists the factories of the distribution, as the collector builder
-// generates them from builder-config.yaml. Keep the two in step.
+// (v0.162.0) generates them from builder-config.yaml: the module strings are the
+// manifest's gomod entries. Keep the two in step; a test checks them.
 func components() (otelcol.Factories, error) {
 	var err error
 	factories := otelcol.Factories{Telemetry: otelconftelemetry.NewFactory()}
@@ -58,7 +59,7 @@ func components() (otelcol.Factories, error) {
 		return otelcol.Factories{}, err
 	}
 	factories.ExporterModules = map[component.Type]string{
-		chromeexporter.NewFactory().Type(): "github.com/otel2chrome/otel2chrome/exporter/chromeexporter",
+		chromeexporter.NewFactory().Type(): "github.com/otel2chrome/otel2chrome v0.0.0",
 		debugexporter.NewFactory().Type():  "go.opentelemetry.io/collector/exporter/debugexporter v0.162.0",
 	}
 
