@@ -2,6 +2,7 @@ package converter
 
 import (
 	"bytes"
+	"runtime"
 	"fmt"
 	"math/rand"
 	"strconv"
@@ -444,4 +445,21 @@ func validateOrFail(t testing.TB, data []byte) *check.Report {
 		t.Fatalf("invariant violated: %v\n%s", err, data)
 	}
 	return r
+}
+
+// TestSmallConverterIsSmall guards the exporters' use: one converter per
+// trace written must not reserve megabytes up front.
+func TestSmallConverterIsSmall(t *testing.T) {
+	b := newTB()
+	b.add(spec{trace: 1, id: 1, service: "a", name: "x", end: ms, attrs: map[string]any{"k": "v"}})
+	var ms0, ms1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+	c := New()
+	c.AddTraces(b.td)
+	runtime.ReadMemStats(&ms1)
+	if got := ms1.TotalAlloc - ms0.TotalAlloc; got > 64<<10 {
+		t.Errorf("one span allocated %d bytes in the model, want < 64 KiB", got)
+	}
+	runtime.KeepAlive(c)
 }

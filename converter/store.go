@@ -25,7 +25,13 @@ func (s *spanStore) at(i int32) *spanRec {
 func (s *spanStore) push(r spanRec) int32 {
 	b := s.n >> spanBlockBits
 	if b == len(s.blocks) {
-		s.blocks = append(s.blocks, make([]spanRec, 0, spanBlockSize))
+		// The first block starts small and grows by append, so a converter
+		// for one small trace (as the exporters make) stays small.
+		c := spanBlockSize
+		if b == 0 {
+			c = 64
+		}
+		s.blocks = append(s.blocks, make([]spanRec, 0, c))
 	}
 	s.blocks[b] = append(s.blocks[b], r)
 	s.n++
@@ -50,7 +56,13 @@ func (a *arena) add(b []byte) ref {
 	}
 	n := len(a.blocks)
 	if n == 0 || len(a.blocks[n-1])+len(b) > cap(a.blocks[n-1]) {
-		a.blocks = append(a.blocks, make([]byte, 0, max(arenaBlock, len(b))))
+		// Blocks double from 4 KiB up to arenaBlock, so small inputs
+		// allocate little and large ones few blocks.
+		size := 4 << 10
+		if n > 0 {
+			size = min(2*cap(a.blocks[n-1]), arenaBlock)
+		}
+		a.blocks = append(a.blocks, make([]byte, 0, max(size, len(b))))
 		n++
 	}
 	blk := a.blocks[n-1]
