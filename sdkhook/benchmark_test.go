@@ -41,11 +41,12 @@ type benchRequests struct {
 	perRequest int
 }
 
-const benchPerRequest = 1 << 15
+// benchPerRequest is the default buffer: a recorder as services get it.
+const benchPerRequest = sdkhook.DefaultMaxRecords
 
 func newBenchRequests(b *testing.B) *benchRequests {
-	// Not captured: emitting 32768 spans per refill would dominate the
-	// benchmark and is measured by BenchmarkRequest10k instead.
+	// Not captured: emitting a full buffer of spans per refill would
+	// dominate the benchmark and is measured by BenchmarkRequest10k instead.
 	tr := benchProvider(b, sdkhook.WithMaxRecords(benchPerRequest), sdkhook.WithCapture(sdkhook.CaptureFailed()))
 	r := &benchRequests{b: b, tr: tr, perRequest: benchPerRequest}
 	r.restart()
