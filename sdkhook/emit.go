@@ -29,6 +29,16 @@ const AttrIncomplete = attribute.Key("sdkhook.incomplete")
 func (p *processor) emit(req sdktrace.ReadOnlySpan, r *recorder, out func(sdktrace.ReadOnlySpan)) (emitted, late int) {
 	recs := r.recs
 	n := len(recs)
+	tm := newTickMap(r.opened, r.closed)
+	for i := range recs {
+		recs[i].start = tm.mono(recs[i].start)
+		if recs[i].end != 0 {
+			recs[i].end = tm.mono(recs[i].end)
+		}
+	}
+	for i := range r.fails {
+		r.fails[i].at = tm.mono(r.fails[i].at)
+	}
 	ids := make([]trace.SpanID, n)
 	incomplete := make([]bool, n)
 	children := make([]int, n)

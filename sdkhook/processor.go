@@ -188,6 +188,7 @@ func NewProcessor(next sdktrace.SpanProcessor, opts ...Option) sdktrace.SpanProc
 		scope: instrumentation.Scope{Name: ScopeName},
 	}
 	p.pool.New = func() any { return newRecorder(&p.cfg) }
+	ticksPerNs() // calibrate the hook clock now, not in a request
 	return p
 }
 

@@ -741,3 +741,27 @@ func TestRandomConcurrentMisuse(t *testing.T) {
 	checkSpans(t, sr.Ended())
 	waitNoLeaks(t)
 }
+
+// TestDurationsMatchTheClock compares a recorded call with time.Now readings
+// taken inside it: the hook clock (the TSC where the kernel uses it) maps
+// onto the same timeline.
+func TestDurationsMatchTheClock(t *testing.T) {
+	tr, sr := newProvider(t)
+	var inner time.Duration
+	var innerStart time.Time
+	request(tr, "req", func(ctx context.Context) {
+		r := sdkhook.Enter(ctx, "timed")
+		innerStart = time.Now()
+		time.Sleep(3 * time.Millisecond)
+		inner = time.Since(innerStart)
+		r.End()
+	})
+	s := byName(sr.Ended())["timed"]
+	got := s.EndTime().Sub(s.StartTime())
+	if got < inner || got > inner+500*time.Microsecond {
+		t.Errorf("recorded %v for a call measured inside at %v", got, inner)
+	}
+	if d := innerStart.Sub(s.StartTime()); d < 0 || d > 500*time.Microsecond {
+		t.Errorf("recorded start is %v before a clock reading inside the call", d)
+	}
+}

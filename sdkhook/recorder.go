@@ -15,8 +15,8 @@ import (
 type record struct {
 	name   string  // explicit name; empty when pc is set
 	pc     uintptr // return address into the hooked function (EnterFunc)
-	start  int64   // nanotime at entry
-	end    int64   // nanotime at exit; 0 while open
+	start  int64   // ticks at entry (see clock.go)
+	end    int64   // ticks at exit; 0 while open
 	parent int32   // enclosing record, or -1 for the request span
 	lane   int32   // index into recorder.lanes
 	flags  uint32
@@ -75,7 +75,12 @@ type recorder struct {
 	droppedLanes int // forks beyond MaxLanes
 
 	maxDepth int32
-	minDur   int64
+	minDurNs int64 // WithMinDuration
+	minDur   int64 // the same in ticks, for this request
+
+	// Clock readings when the request opened and closed, to map ticks onto
+	// the monotonic clock (clock.go).
+	opened, closed clockPair
 
 	// ctxKey/ctxNode cache the context Start returned for the last parent
 	// context, so Start allocates once per distinct parent, not per call.
@@ -94,7 +99,7 @@ func newRecorder(c *config) *recorder {
 		recs:     make([]record, 0, c.maxRecords),
 		lanes:    make([]lane, 0, c.maxLanes),
 		maxDepth: int32(c.maxDepth),
-		minDur:   int64(c.minDuration),
+		minDurNs: int64(c.minDuration),
 	}
 }
 
@@ -109,6 +114,11 @@ func (r *recorder) openRequest(sc trace.SpanContext, start time.Time) binding {
 	r.sc = sc
 	r.startWall = start
 	r.startMono = int64(start.Sub(clockBase))
+	r.opened = readPair()
+	r.minDur = r.minDurNs
+	if useTSC {
+		r.minDur = int64(float64(r.minDurNs) * ticksPerNs())
+	}
 	r.lanes = append(r.lanes[:0], lane{id: acquireLaneID(), root: -1, cur: -1})
 	return binding{rec: r, gen: r.gen, lane: 0, mark: -2}
 }
@@ -117,6 +127,7 @@ func (r *recorder) openRequest(sc trace.SpanContext, start time.Time) binding {
 // see the new generation under the lock and do nothing.
 func (r *recorder) close() {
 	r.mu.Lock()
+	r.closed = readPair()
 	r.open = false
 	r.gen++
 	r.mu.Unlock()
@@ -158,7 +169,7 @@ func (r Region) serial() uint32 { return uint32(r.tag) }
 // bound to the lane (Start); it is returned as ctx.
 func (r *recorder) enter(b *binding, name string, pc uintptr, parent context.Context) (reg Region, ctx context.Context) {
 	ctx = parent
-	now := nanotime()
+	now := ticks()
 	r.mu.Lock()
 	if r.gen != b.gen || !r.open {
 		r.mu.Unlock()
@@ -213,7 +224,7 @@ func (r *recorder) childLocked(parent context.Context, b *binding) context.Conte
 
 // exit ends the call reg stands for.
 func (r *recorder) exit(reg Region, err error, panicked any, stack []byte) {
-	now := nanotime()
+	now := ticks()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.gen != reg.gen() || !r.open {

@@ -16,3 +16,11 @@ done:
 	MOVQ 8(AX), AX
 	MOVQ AX, ret+8(FP)
 	RET
+
+// func rdtsc() uint64
+TEXT ·rdtsc(SB), NOSPLIT|NOFRAME, $0-8
+	RDTSC
+	SHLQ $32, DX
+	ORQ  DX, AX
+	MOVQ AX, ret+0(FP)
+	RET
