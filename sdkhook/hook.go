@@ -12,13 +12,14 @@ import (
 //
 // The call nests under the innermost open call on the context's lane (or under
 // the request span), so parentage is exact for sequential code whatever
-// context is passed down. On amd64, where the compiler inlines Enter (the
-// usual case, though not under -race or -gcflags=-l), it also takes the
-// caller's program counter from the frame-pointer chain (a few ns), for the
-// code.function.name, code.file.path and code.line.number attributes,
-// resolved when spans are emitted; otherwise code.function.name is name. Enter allocates nothing. When
-// ctx carries no request recorder, it returns the zero Region, whose methods
-// do nothing.
+// context is passed down. Enter allocates nothing. When ctx carries no request
+// recorder, it returns the zero Region, whose methods do nothing.
+//
+// On amd64, where the compiler inlines Enter (the usual case, though not under
+// -race or -gcflags=-l), Enter also takes the caller's program counter from
+// the frame-pointer chain (a few ns), for the code.function.name,
+// code.file.path and code.line.number attributes, resolved when spans are
+// emitted; otherwise code.function.name is name.
 func Enter(ctx context.Context, name string) Region {
 	if active.Load() == 0 {
 		return Region{} // inlined: the disabled path is one load
