@@ -2,9 +2,9 @@ package converter
 
 import (
 	"bytes"
-	"runtime"
 	"fmt"
 	"math/rand"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
