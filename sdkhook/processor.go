@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/instrumentation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -211,8 +212,13 @@ func (p *processor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
 		return
 	}
 	id := s.SpanContext().SpanID()
-	if nb, ok := b.rec.aliasFor(b, id); ok {
+	if nb, tid, ok := b.rec.aliasFor(b, id); ok {
 		spans.insert(&entry{id: id, b: nb, proc: p})
+		// The span ran on this lane: saying so puts it on the lane's
+		// timeline track, nested in the recorded call that started it
+		// (an HTTP client span under the function that made the call),
+		// although its parent ID names the request span.
+		s.SetAttributes(semconv.ThreadID(int(tid)))
 	}
 }
 

@@ -492,6 +492,13 @@ func TestOTelSpanInside(t *testing.T) {
 	if m["row"].Parent().SpanID() != m["scan"].SpanContext().SpanID() {
 		t.Error("row is not a child of scan")
 	}
+	// db.query ran on the handler's lane, and says so: a timeline puts it
+	// there, nested in the call that started it.
+	qt, ok1 := attr(m["db.query"], "thread.id")
+	ht, ok2 := attr(m["handler"], "thread.id")
+	if !ok1 || !ok2 || qt.AsInt64() != ht.AsInt64() {
+		t.Errorf("db.query thread.id %v (%v), handler's %v (%v): want the same lane", qt.Emit(), ok1, ht.Emit(), ok2)
+	}
 	waitNoLeaks(t)
 }
 

@@ -319,15 +319,16 @@ func (r *recorder) fork(b *binding) *binding {
 
 // aliasFor binds a span started inside the request on b's lane: hooks under it
 // go to the same lane and their outermost calls become its children.
-func (r *recorder) aliasFor(b *binding, id trace.SpanID) (binding, bool) {
+// It also returns the lane's thread.id, which the span then carries.
+func (r *recorder) aliasFor(b *binding, id trace.SpanID) (binding, int64, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.gen != b.gen || !r.open {
-		return binding{}, false
+		return binding{}, 0, false
 	}
 	cur := r.lanes[b.lane].cur
 	if cur >= 0 {
 		r.recs[cur].flags |= flagForked // mark must keep naming this call
 	}
-	return binding{rec: r, gen: b.gen, lane: b.lane, mark: cur, link: id}, true
+	return binding{rec: r, gen: b.gen, lane: b.lane, mark: cur, link: id}, r.lanes[b.lane].id, true
 }

@@ -1,0 +1,89 @@
+package sdkhook_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otel2chrome/otel2chrome/converter/check"
+	"github.com/otel2chrome/otel2chrome/exporter/sdkexporter"
+	"github.com/otel2chrome/otel2chrome/sdkhook"
+)
+
+// TestTimeline sends sdkhook's spans through the converter (by way of the SDK
+// exporter) and checks the timeline: every function slice sits inside its
+// request's slice, in the request's process; calls on the request goroutine
+// share the request's lane; a forked goroutine has its own; a span that other
+// instrumentation started inside a call nests under that call.
+func TestTimeline(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "timeline.json")
+	exp, err := sdkexporter.New(sdkexporter.WithPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := resource.NewSchemaless(semconv.ServiceName("shop"))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithResource(res),
+		sdktrace.WithSpanProcessor(sdkhook.NewProcessor(sdktrace.NewSimpleSpanProcessor(exp))))
+	tr := tp.Tracer("test")
+	pause := func() { time.Sleep(200 * time.Microsecond) }
+	request(tr, "GET /order", func(ctx context.Context) {
+		defer sdkhook.Enter(ctx, "handler").End()
+		pause()
+		done := make(chan struct{})
+		sdkhook.Go(ctx, func(ctx context.Context) {
+			defer close(done)
+			defer sdkhook.Enter(ctx, "worker").End()
+			pause()
+		})
+		func() {
+			defer sdkhook.Enter(ctx, "query").End()
+			_, q := tr.Start(ctx, "db.query", trace.WithSpanKind(trace.SpanKindClient))
+			pause()
+			q.End()
+		}()
+		<-done
+		pause()
+	})
+	if err := tp.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := check.Validate(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]check.Slice{}
+	for _, s := range r.Slices {
+		byName[s.Name] = s
+	}
+	req := byName["GET /order"]
+	for _, name := range []string{"handler", "worker", "query", "db.query"} {
+		s, ok := byName[name]
+		if !ok {
+			t.Fatalf("no %s slice in %v", name, r.Slices)
+		}
+		if s.Pid != req.Pid || !check.Contains(req, s) {
+			t.Errorf("%s [%v+%v] pid %d not inside the request [%v+%v] pid %d", name, s.Ts, s.Dur, s.Pid, req.Ts, req.Dur, req.Pid)
+		}
+	}
+	lane := func(name string) check.Lane { return check.Lane{Pid: byName[name].Pid, Tid: byName[name].Tid} }
+	if lane("handler") != lane("GET /order") || lane("query") != lane("GET /order") {
+		t.Errorf("calls on the request goroutine are not on the request's lane")
+	}
+	if lane("worker") == lane("GET /order") {
+		t.Errorf("the forked goroutine shares the request's lane")
+	}
+	if lane("db.query") != lane("query") || !check.Contains(byName["query"], byName["db.query"]) {
+		t.Errorf("db.query is not nested under the call that started it")
+	}
+}
