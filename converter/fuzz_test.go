@@ -2,7 +2,10 @@ package converter
 
 import (
 	"bytes"
+	"fmt"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/otel2chrome/otel2chrome/converter/check"
 )
@@ -11,6 +14,13 @@ import (
 // panic, a bounded run, and when decoding succeeds the timeline written from
 // it passes every invariant.
 func fuzzDecode(t *testing.T, data []byte) {
+	// A hang is a bug too: fail with every goroutine's stack, so the fuzzer
+	// keeps the input and the stack says where it hung.
+	watchdog := time.AfterFunc(5*time.Second, func() {
+		buf := make([]byte, 1<<20)
+		panic(fmt.Sprintf("decode of %d bytes still running after 5s:\n%s", len(data), buf[:runtime.Stack(buf, true)]))
+	})
+	defer watchdog.Stop()
 	c := New(WithMaxInputSize(1 << 20))
 	if err := c.Decode("fuzz", bytes.NewReader(data)); err != nil {
 		if err.Error() == "" {
