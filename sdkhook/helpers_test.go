@@ -87,7 +87,7 @@ func checkSpans(t *testing.T, spans []sdktrace.ReadOnlySpan) {
 		}
 		tid, ok := attr(s, "thread.id")
 		if !ok || tid.AsInt64() <= 0 {
-			t.Errorf("%s: thread.id %v", s.Name(), tid.Emit())
+			t.Errorf("%s: thread.id %v", s.Name(), tid.String())
 			continue
 		}
 		if _, ok := attr(s, "thread.name"); !ok {

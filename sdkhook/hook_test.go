@@ -43,7 +43,7 @@ func TestParentage(t *testing.T) {
 		}
 	}
 	if v, _ := attr(m["GET /"], sdkhook.AttrEmitted); v.AsInt64() != 4 {
-		t.Errorf("emitted attribute = %v, want 4", v.Emit())
+		t.Errorf("emitted attribute = %v, want 4", v.String())
 	}
 	waitNoLeaks(t)
 }

@@ -497,7 +497,7 @@ func TestOTelSpanInside(t *testing.T) {
 	qt, ok1 := attr(m["db.query"], "thread.id")
 	ht, ok2 := attr(m["handler"], "thread.id")
 	if !ok1 || !ok2 || qt.AsInt64() != ht.AsInt64() {
-		t.Errorf("db.query thread.id %v (%v), handler's %v (%v): want the same lane", qt.Emit(), ok1, ht.Emit(), ok2)
+		t.Errorf("db.query thread.id %v (%v), handler's %v (%v): want the same lane", qt.String(), ok1, ht.String(), ok2)
 	}
 	waitNoLeaks(t)
 }

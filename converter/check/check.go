@@ -88,7 +88,6 @@ func Validate(data []byte) (*Report, error) {
 	}
 	used := map[Lane]bool{}
 	type flowEnd struct {
-		n   int
 		idx int
 		ev  Event
 	}
