@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -64,8 +65,27 @@ service:
 type collector struct {
 	cmd      *exec.Cmd
 	otlpAddr string
-	logs     *bytes.Buffer
+	logs     *logBuffer
 	done     chan error
+}
+
+// logBuffer collects the collector's output; it is written by exec's copying
+// goroutine and read for error messages while the process may still run.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 func freePort() (string, error) {
@@ -90,7 +110,7 @@ func startCollector(ctx context.Context, bin, out string, stderr io.Writer) (*co
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(configTemplate, addr, absOut)), 0o644); err != nil {
 		return nil, err
 	}
-	c := &collector{otlpAddr: addr, logs: &bytes.Buffer{}, done: make(chan error, 1)}
+	c := &collector{otlpAddr: addr, logs: &logBuffer{}, done: make(chan error, 1)}
 	c.cmd = exec.Command(bin, "--config", cfg)
 	c.cmd.Stdout = c.logs
 	c.cmd.Stderr = c.logs

@@ -45,7 +45,10 @@ func newService(ctx context.Context, name, otlpAddr string, handler func(s *serv
 	s := &service{name: name}
 	s.tp = sdktrace.NewTracerProvider(
 		sdktrace.WithResource(res),
-		sdktrace.WithSpanProcessor(sdkhook.NewProcessor(sdktrace.NewBatchSpanProcessor(exp))),
+		// A captured request hands on all its function spans at once: the
+		// batch queue must hold them (its default of 2048 would drop some).
+		sdktrace.WithSpanProcessor(sdkhook.NewProcessor(
+			sdktrace.NewBatchSpanProcessor(exp, sdktrace.WithMaxQueueSize(65536)))),
 	)
 	prop := propagation.TraceContext{}
 	s.client = &http.Client{

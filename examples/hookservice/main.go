@@ -56,6 +56,11 @@ type options struct {
 	capture  string
 }
 
+// queueSize is the batch processors' queue: a captured request hands on all
+// its function spans at once (up to sdkhook's 4096 records), more than the
+// SDK's default queue of 2048 holds.
+const queueSize = 65536
+
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("hookservice", flag.ContinueOnError)
@@ -130,7 +135,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("OTLP exporter for %s: %w", o.out, err)
 		}
-		procs = append(procs, sdktrace.NewBatchSpanProcessor(exp))
+		procs = append(procs, sdktrace.NewBatchSpanProcessor(exp, sdktrace.WithMaxQueueSize(queueSize)))
 	}
 	if o.otlp != "" {
 		opt := otlptracehttp.WithEndpoint(o.otlp)
@@ -141,7 +146,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("OTLP exporter for %s: %w", o.otlp, err)
 		}
-		procs = append(procs, sdktrace.NewBatchSpanProcessor(exp))
+		procs = append(procs, sdktrace.NewBatchSpanProcessor(exp, sdktrace.WithMaxQueueSize(queueSize)))
 	}
 	if o.stdout {
 		exp, err := stdouttrace.New(stdouttrace.WithWriter(stdout))
