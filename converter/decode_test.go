@@ -3,6 +3,7 @@ package converter
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -284,5 +285,21 @@ func TestProgress(t *testing.T) {
 	}
 	if last != int64(len(in)) {
 		t.Errorf("progress ended at %d, want %d", last, len(in))
+	}
+}
+
+// TestBytesTruncation covers every truncation boundary of a bytes value.
+func TestBytesTruncation(t *testing.T) {
+	b := newTB()
+	sp := b.add(spec{trace: 1, id: 1, service: "a", name: "x", end: ms})
+	raw := []byte("0123456789abcdef")
+	sp.Attributes().PutEmptyBytes("id").FromRaw(raw)
+	for maxLen := 1; maxLen <= 40; maxLen++ {
+		r, _, _ := convert(t, b.td, WithMaxAttributeLen(maxLen))
+		got := r.Slices[0].Args["attributes"].(map[string]any)["id"].(string)
+		dec, err := base64.StdEncoding.DecodeString(got)
+		if err != nil || !bytes.HasPrefix(raw, dec) {
+			t.Errorf("maxLen %d: %q is not a base64 prefix of the value (%v)", maxLen, got, err)
+		}
 	}
 }

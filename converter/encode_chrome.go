@@ -259,18 +259,10 @@ func (cw *chromeWriter) instant(i int32, ev *eventRec) {
 	e.buf = append(e.buf, "}}"...)
 }
 
-// flow writes the s/f pair of one arrow. The start sits inside the source slice
-// (clamped to it), the finish at the start of the target slice, bound to it.
+// flow writes the s/f pair of one arrow, each end where the layout put it so
+// that it binds to its own slice.
 func (cw *chromeWriter) flow(id int64, f flowOut) {
 	l, e := cw.l, &cw.enc
-	from, to := cw.l.rec(f.from), cw.l.rec(f.to)
-	at := to.start + l.shift[f.to] - l.shift[f.from] // target start, in the source's clock
-	if at < from.start {
-		at = from.start
-	}
-	if at > from.end {
-		at = from.end
-	}
 	name := `"child"`
 	if f.link {
 		name = `"link"`
@@ -286,9 +278,9 @@ func (cw *chromeWriter) flow(id int64, f flowOut) {
 		e.buf = append(e.buf, `,"cat":"flow","id":`...)
 		e.int(id)
 		if ph == 0 {
-			cw.pos(f.from, at)
+			cw.pos(f.from, f.fromAt-l.shift[f.from])
 		} else {
-			cw.pos(f.to, to.start)
+			cw.pos(f.to, f.toAt-l.shift[f.to])
 		}
 		e.buf = append(e.buf, '}')
 	}

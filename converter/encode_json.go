@@ -141,7 +141,7 @@ func (e *encoder) value(v pcommon.Value, maxLen, depth int) {
 	case pcommon.ValueTypeBytes:
 		b := v.Bytes().AsRaw()
 		if maxLen > 0 && base64.StdEncoding.EncodedLen(len(b)) > maxLen {
-			b = b[:maxLen*3/4]
+			b = b[:min(len(b), maxLen*3/4)]
 		}
 		e.str(base64.StdEncoding.EncodeToString(b))
 	case pcommon.ValueTypeMap:

@@ -63,8 +63,9 @@ func (l *layout) find(m *model, t pcommon.TraceID, s pcommon.SpanID) (int32, boo
 }
 
 type flowOut struct {
-	from, to int32 // local span indices
-	link     bool  // a span link rather than a parent->child hop
+	from, to     int32 // local span indices
+	link         bool  // a span link rather than a parent->child hop
+	fromAt, toAt int64 // where each end sits, in corrected ns
 }
 
 func (m *model) layout(only *pcommon.TraceID, cfg *config) *layout {
@@ -457,6 +458,92 @@ func (l *layout) addFlows(m *model) {
 			l.flows = append(l.flows, flowOut{from: j, to: i, link: true})
 		}
 	}
+	if len(l.flows) == 0 {
+		return
+	}
+	// A viewer binds a flow event to the innermost slice open at its time on
+	// its lane. So each end is put where its own slice is open and none of the
+	// slices nested under it on that lane are: the arrow then joins exactly the
+	// two spans it stands for, not a sibling call that happens to be open.
+	kids := map[int32][]int32{}
+	for _, f := range l.flows {
+		kids[f.from], kids[f.to] = nil, nil
+	}
+	var stack []int32
+	lastLane := int32(-1)
+	for _, i := range l.sel {
+		if l.lane[i] != lastLane {
+			stack, lastLane = stack[:0], l.lane[i]
+		}
+		start, _ := l.times(i)
+		for len(stack) > 0 {
+			if _, topEnd := l.times(stack[len(stack)-1]); topEnd > start {
+				break
+			}
+			stack = stack[:len(stack)-1]
+		}
+		if n := len(stack); n > 0 {
+			if k, ok := kids[stack[n-1]]; ok {
+				kids[stack[n-1]] = append(k, i)
+			}
+		}
+		stack = append(stack, i)
+	}
+	for n := range l.flows {
+		f := &l.flows[n]
+		toStart, _ := l.times(f.to)
+		f.toAt = l.freePoint(f.to, kids[f.to], toStart, false)
+		// The source end, in the target's time: as close before the target
+		// starts as the source's own open time allows.
+		f.fromAt = l.freePoint(f.from, kids[f.from], f.toAt, true)
+	}
+}
+
+// times returns span i's start and end after clock-skew correction.
+func (l *layout) times(i int32) (int64, int64) {
+	s := l.rec(i)
+	return s.start + l.shift[i], s.end + l.shift[i]
+}
+
+// freePoint returns a time inside span p, strictly within it and outside
+// every slice nested under it on its lane (kids, in start order), as close to
+// want as possible: at or before want when before is set, else at or after.
+// When p has no such time (its children cover it), the nearest time in p.
+func (l *layout) freePoint(p int32, kids []int32, want int64, before bool) int64 {
+	ps, pe := l.times(p)
+	if pe-ps < 2 {
+		return ps
+	}
+	type span struct{ lo, hi int64 }
+	free := make([]span, 0, len(kids)+1)
+	lo := ps + 1
+	for _, k := range kids {
+		ks, ke := l.times(k)
+		if ks-1 >= lo {
+			free = append(free, span{lo, ks - 1})
+		}
+		lo = max(lo, ke+1)
+	}
+	if pe-1 >= lo {
+		free = append(free, span{lo, pe - 1})
+	}
+	if len(free) == 0 {
+		return min(max(want, ps), pe)
+	}
+	if before {
+		for k := len(free) - 1; k >= 0; k-- {
+			if free[k].lo <= want {
+				return min(want, free[k].hi)
+			}
+		}
+		return free[0].lo
+	}
+	for _, f := range free {
+		if f.hi >= want {
+			return max(want, f.lo)
+		}
+	}
+	return free[len(free)-1].hi
 }
 
 func itoa(n int64) string {

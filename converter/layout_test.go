@@ -109,6 +109,23 @@ func TestLayoutRules(t *testing.T) {
 			},
 		},
 		{
+			name: "flow ends bind to their own spans, not to nested calls open at the same time",
+			spans: []spec{
+				{trace: 1, id: 1, service: "front", name: "handler", end: 100 * ms},
+				{trace: 1, id: 2, parent: 1, service: "front", name: "fanout-a", start: 10 * ms, end: 60 * ms, kind: ptrace.SpanKindClient},
+				{trace: 1, id: 3, parent: 1, service: "front", name: "fanout-b", start: 10 * ms, end: 70 * ms, kind: ptrace.SpanKindClient},
+				{trace: 1, id: 4, parent: 3, service: "back", name: "server", start: 20 * ms, end: 60 * ms, kind: ptrace.SpanKindServer},
+				{trace: 1, id: 5, parent: 4, service: "back", name: "same-start call", start: 20 * ms, end: 40 * ms},
+			},
+			check: func(t *testing.T, r *check.Report, st Stats) {
+				// check.Validate already proved each arrow joins parent
+				// and child; here: both arrows exist.
+				if r.Flows != 2 {
+					t.Errorf("flows = %d, want 2", r.Flows)
+				}
+			},
+		},
+		{
 			name: "cross-service child gets its own process and a flow",
 			spans: []spec{
 				{trace: 1, id: 1, service: "front", name: "GET", end: 100 * ms, kind: ptrace.SpanKindServer, attrs: map[string]any{"http.route": "/cart/{id}"}},

@@ -7,7 +7,9 @@
 //   - the complete (X) events of each pid/tid nest properly: two slices on one lane
 //     are either disjoint or one contains the other;
 //   - every flow start (s) has exactly one finish (f) with the same id, and both
-//     fall inside a slice on their own lane;
+//     fall inside a slice on their own lane; where slices carry span IDs, the
+//     slices the two ends bind to (the innermost open at their time) are a
+//     parent and its child, or linked;
 //   - every pid has a process_name and every pid/tid that holds an event has a
 //     thread_name.
 package check
@@ -186,16 +188,66 @@ func Validate(data []byte) (*Report, error) {
 			return nil, err
 		}
 	}
-	for _, m := range []map[string]*flowEnd{starts, finishes} {
-		for _, fe := range m {
-			l := Lane{fe.ev.Pid, fe.ev.Tid}
-			if !inSlice(lanes[l], *fe.ev.Ts) {
-				return nil, fmt.Errorf("event %d: flow %s %q at ts %v is not inside a slice on pid %d tid %d",
-					fe.idx, fe.ev.ID, fe.ev.Ph, *fe.ev.Ts, l.Pid, l.Tid)
-			}
+	bound := func(fe *flowEnd) (Slice, error) {
+		l := Lane{fe.ev.Pid, fe.ev.Tid}
+		s, ok := innermost(lanes[l], *fe.ev.Ts)
+		if !ok {
+			return s, fmt.Errorf("event %d: flow %s %q at ts %v is not inside a slice on pid %d tid %d",
+				fe.idx, fe.ev.ID, fe.ev.Ph, *fe.ev.Ts, l.Pid, l.Tid)
 		}
+		return s, nil
+	}
+	for key, st := range starts {
+		from, err := bound(st)
+		if err != nil {
+			return nil, err
+		}
+		fin := finishes[key]
+		to, err := bound(fin)
+		if err != nil {
+			return nil, err
+		}
+		// When the slices carry span IDs (otel2chrome's do), the arrow must
+		// join a parent and its child, or a span and the span it links to.
+		fromID, _ := from.Args["span_id"].(string)
+		toID, _ := to.Args["span_id"].(string)
+		if fromID == "" || toID == "" {
+			continue
+		}
+		if to.Args["parent_span_id"] == fromID || linksTo(to, fromID) {
+			continue
+		}
+		return nil, fmt.Errorf("event %d: flow %s binds %q (span %s) to %q (span %s, parent %v), which are neither parent and child nor linked",
+			st.idx, st.ev.ID, from.Name, fromID, to.Name, toID, to.Args["parent_span_id"])
 	}
 	return r, nil
+}
+
+// innermost returns the slice a viewer binds a flow event at ts to: the
+// deepest slice on the lane open at ts, boundaries included (so an event on a
+// boundary counts as ambiguous and binds to the nested slice).
+func innermost(ss []Slice, ts float64) (Slice, bool) {
+	var best Slice
+	found := false
+	for _, s := range ss {
+		if s.Ts > ts+eps {
+			break // ss is sorted by start
+		}
+		if ts <= s.End()+eps && (!found || s.Ts >= best.Ts) {
+			best, found = s, true
+		}
+	}
+	return best, found
+}
+
+func linksTo(s Slice, spanID string) bool {
+	links, _ := s.Args["links"].([]any)
+	for _, l := range links {
+		if m, ok := l.(map[string]any); ok && m["span_id"] == spanID {
+			return true
+		}
+	}
+	return false
 }
 
 // Lanes groups the slices by lane, sorted by start (longest first on ties).
@@ -241,15 +293,6 @@ func checkNesting(l Lane, ss []Slice) error {
 // eps absorbs float rounding of ts+dur: otel2chrome writes nanosecond
 // precision (3 decimals of a microsecond), so half a nanosecond is below it.
 const eps = 0.0005
-
-func inSlice(ss []Slice, ts float64) bool {
-	for _, s := range ss {
-		if s.Ts <= ts+eps && ts <= s.End()+eps {
-			return true
-		}
-	}
-	return false
-}
 
 func finite(v float64) error {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
