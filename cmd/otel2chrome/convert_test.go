@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -202,5 +203,56 @@ func TestVersionAndHelp(t *testing.T) {
 	out, _, err = run(t, nil, "--help")
 	if err != nil || !strings.Contains(out, "otel2chrome trace.otlp > out.json") {
 		t.Errorf("--help has no examples: %v", err)
+	}
+}
+
+// TestInterruptStopsConversion: a cancelled context (Ctrl-C) stops reading,
+// and no output file appears.
+func TestInterruptStopsConversion(t *testing.T) {
+	dir := t.TempDir()
+	pb, _ := writeTrace(t, dir)
+	outPath := filepath.Join(dir, "out.json")
+	cmd := newRootCmd()
+	cmd.SetArgs([]string{"-q", "-o", outPath, pb})
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := cmd.ExecuteContext(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+	if _, err := os.Stat(outPath); !os.IsNotExist(err) {
+		t.Errorf("output written after an interrupt: %v", err)
+	}
+}
+
+func TestOutputFileMode(t *testing.T) {
+	dir := t.TempDir()
+	pb, _ := writeTrace(t, dir)
+	outPath := filepath.Join(dir, "out.json")
+	if _, _, err := run(t, nil, "-q", "-o", outPath, pb); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := newFileMode(); fi.Mode().Perm() != want {
+		t.Errorf("new file mode %v, want %v (0666 less the umask)", fi.Mode().Perm(), want)
+	}
+	if err := os.Chmod(outPath, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := run(t, nil, "-q", "-o", outPath, pb); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(outPath); fi.Mode().Perm() != 0o600 {
+		t.Errorf("rewritten file mode %v, want the old 0600 kept", fi.Mode().Perm())
+	}
+	if _, _, err := run(t, nil, "-o", filepath.Join(dir, "no", "such", "dir.json"), pb); err == nil || !strings.Contains(err.Error(), "creating "+filepath.Join(dir, "no", "such", "dir.json")) {
+		t.Errorf("missing directory: err = %v", err)
+	}
+	if _, _, err := run(t, nil, "-o", outPath, "--split", dir, pb); err == nil || !strings.Contains(err.Error(), "do not go together") {
+		t.Errorf("-o with --split: err = %v", err)
 	}
 }

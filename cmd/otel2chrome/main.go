@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"syscall"
+	"time"
 )
 
 func main() {
@@ -17,10 +19,23 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(50)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first Ctrl-C cancels the work (no partial -o file is left); from
+	// then on the default handling is back, so a second one kills at once.
+	// Work stuck in a read that cannot be interrupted gets a short grace.
+	context.AfterFunc(ctx, func() {
+		stop()
+		time.Sleep(3 * time.Second)
+		fmt.Fprintln(os.Stderr, "otel2chrome: interrupted")
+		os.Exit(130)
+	})
 	cmd := newRootCmd()
 	if err := cmd.ExecuteContext(ctx); err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(os.Stderr, "otel2chrome: interrupted")
+			os.Exit(130)
+		}
 		fmt.Fprintln(os.Stderr, "otel2chrome:", err)
 		os.Exit(1)
 	}

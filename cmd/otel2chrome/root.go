@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"compress/gzip"
+	"context"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -39,10 +40,27 @@ type input struct {
 	open func() (io.ReadCloser, error) // opened once, when converted
 }
 
+// ctxReader stops a conversion between reads once its context is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
 // fileInputs turns command-line arguments into inputs; none or "-" is stdin.
-func fileInputs(args []string, stdin io.Reader) []input {
+// Reading a terminal is almost always a mistake, so it says what it waits for.
+func fileInputs(args []string, stdin io.Reader, stderr io.Writer) []input {
 	if len(args) == 0 {
 		args = []string{"-"}
+		if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			fmt.Fprintln(stderr, "otel2chrome: reading traces from the terminal (stdin); give a FILE, or see otel2chrome --help")
+		}
 	}
 	inputs := make([]input, 0, len(args))
 	for _, a := range args {
@@ -89,6 +107,9 @@ func (f *convertFlags) register(cmd *cobra.Command) {
 
 // options turns the flags into converter options.
 func (f *convertFlags) options() ([]converter.Option, error) {
+	if f.split != "" && f.output != "" {
+		return nil, fmt.Errorf("-o and --split do not go together: --split writes one file per trace into its directory")
+	}
 	opts := []converter.Option{
 		converter.WithMaxAttributeLen(f.maxAttrLen),
 		converter.WithMaxInputSize(f.maxInput),
@@ -172,7 +193,7 @@ func (f *convertFlags) run(cmd *cobra.Command, inputs []input, extra ...converte
 		if err != nil {
 			return err // os.Open errors already name the file
 		}
-		err = c.Decode(in.name, rc)
+		err = c.Decode(in.name, ctxReader{cmd.Context(), rc})
 		rc.Close()
 		prog.done(in.name)
 		if err != nil {
@@ -258,7 +279,7 @@ func writeAtomic(path string, write func(io.Writer) error) (err error) {
 	}
 	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("creating output: %w", err)
+		return fmt.Errorf("creating %s: %w", path, err)
 	}
 	defer func() {
 		if err != nil {
@@ -290,8 +311,14 @@ func writeAtomic(path string, write func(io.Writer) error) (err error) {
 	if err = tmp.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
+	// CreateTemp makes the file private; give it the mode the file it
+	// replaces had, or the one a plain create would (0666 less the umask).
+	mode := newFileMode()
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	if err = os.Chmod(tmp.Name(), mode); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
@@ -363,7 +390,7 @@ merge into one timeline.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return flags.run(cmd, fileInputs(args, cmd.InOrStdin()))
+			return flags.run(cmd, fileInputs(args, cmd.InOrStdin(), cmd.ErrOrStderr()))
 		},
 	}
 	flags.register(cmd)
