@@ -58,6 +58,8 @@ type Stats struct {
 	Flows     int     // flow arrows (start/finish pairs)
 	Instants  int     // span events written as instant events
 	Shifts    []Shift // clock-skew corrections applied
+	NoStart   int     // spans left out for having no start time (all inputs so far)
+	SharedIDs int     // span IDs two services shared, split as Jaeger does (all inputs so far)
 }
 
 // Shift reports one clock-skew correction: a server span that started before its

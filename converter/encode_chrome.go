@@ -28,6 +28,7 @@ func (c *Converter) write(w io.Writer, only *pcommon.TraceID) (Stats, error) {
 	cw.enc.buf = make([]byte, 0, flushSize+4096)
 	st := cw.encode(c.cfg.absoluteTime)
 	st.Shifts = l.shifts
+	st.NoStart, st.SharedIDs = c.model.noStart, c.model.sharedIDs
 	return st, cw.err
 }
 

@@ -116,3 +116,52 @@ func TestSamplesAgree(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeOrderIndependent merges the four sample formats of one trace in
+// every order: the output must be the same bytes each time (duplicates are
+// resolved by content, never by arrival).
+func TestMergeOrderIndependent(t *testing.T) {
+	inputs := sampleInputs(t)
+	datas := make([][]byte, len(inputs))
+	for i, in := range inputs {
+		var err error
+		if datas[i], err = os.ReadFile(in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want []byte
+	var permute func(order []int, rest []int)
+	permute = func(order []int, rest []int) {
+		if len(rest) == 0 {
+			c := New()
+			for _, i := range order {
+				if err := c.Decode(inputs[i], bytes.NewReader(datas[i])); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var out bytes.Buffer
+			if _, err := c.Encode(&out); err != nil {
+				t.Fatal(err)
+			}
+			if want == nil {
+				want = out.Bytes()
+			} else if !bytes.Equal(out.Bytes(), want) {
+				t.Errorf("order %v gives different output", order)
+			}
+			return
+		}
+		for k := range rest {
+			next := append(append([]int{}, rest[:k]...), rest[k+1:]...)
+			permute(append(order, rest[k]), next)
+		}
+	}
+	all := make([]int, len(inputs))
+	for i := range all {
+		all[i] = i
+	}
+	permute(nil, all)
+	r := validateOrFail(t, want)
+	if len(r.SpanSlices) != 44 {
+		t.Errorf("merged samples: %d spans, want the sample's 44", len(r.SpanSlices))
+	}
+}

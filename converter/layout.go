@@ -219,6 +219,10 @@ func (l *layout) fixSkew(m *model, order []int32) {
 	}
 }
 
+// maxTID is the largest thread.id used as a tid as is: Perfetto reads tids as
+// 32-bit numbers and folds larger ones onto the process's main thread.
+const maxTID = 1<<31 - 1
+
 // maxSkew is the largest clock-skew correction applied.
 const maxSkew = int64(time.Hour)
 
@@ -321,19 +325,22 @@ func (l *layout) placeLanes(m *model) {
 		threads := map[int64]int32{} // thread.id -> lane
 		usedTID := map[int64]bool{}
 		for _, i := range spans {
-			if s := l.rec(i); s.hasTID && s.tid > 0 {
+			if s := l.rec(i); s.hasTID && s.tid > 0 && s.tid <= maxTID {
 				usedTID[s.tid] = true
 			}
 		}
 		var packed []int32 // lanes without a thread.id, in creation order
 		nextTID := int64(1)
-		newLane := func(name string) int32 {
+		freeTID := func() int64 {
 			for usedTID[nextTID] {
 				nextTID++
 			}
 			usedTID[nextTID] = true
+			return nextTID
+		}
+		newLane := func(name string) int32 {
 			idx := int32(len(l.lanes))
-			l.lanes = append(l.lanes, laneOut{proc: pi, tid: nextTID, name: name})
+			l.lanes = append(l.lanes, laneOut{proc: pi, tid: freeTID(), name: name})
 			states = append(states, &laneState{})
 			return idx
 		}
@@ -346,13 +353,20 @@ func (l *layout) placeLanes(m *model) {
 				if !ok {
 					t = l.threadLane(m, pi, i, start, end, states)
 					if t < 0 {
-						t = int32(len(l.lanes))
 						name := m.strs[s.tname]
 						if name == "" {
 							name = "thread " + itoa(s.tid)
 						}
-						l.lanes = append(l.lanes, laneOut{proc: pi, tid: s.tid, name: name})
-						states = append(states, &laneState{})
+						if s.tid <= maxTID {
+							t = int32(len(l.lanes))
+							l.lanes = append(l.lanes, laneOut{proc: pi, tid: s.tid, name: name})
+							states = append(states, &laneState{})
+						} else {
+							// Viewers read tids as 32-bit numbers; a
+							// larger thread.id (an OS thread handle, say)
+							// gets a small one, and keeps its name.
+							t = newLane(name)
+						}
 					}
 					threads[s.tid] = t
 				}

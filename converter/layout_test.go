@@ -230,6 +230,19 @@ func TestLayoutRules(t *testing.T) {
 			},
 		},
 		{
+			name: "a thread.id too large for a viewer gets a small tid and keeps its name",
+			spans: []spec{
+				{trace: 1, id: 1, service: "a", name: "x", end: 10 * ms, attrs: map[string]any{"thread.id": int64(140735285434176)}},
+				{trace: 1, id: 2, service: "a", name: "y", start: 5 * ms, end: 15 * ms},
+			},
+			check: func(t *testing.T, r *check.Report, st Stats) {
+				l := lane(t, r, 1)
+				if l.Tid > 1<<31-1 || r.Threads[l] != "thread 140735285434176" || l == lane(t, r, 2) {
+					t.Errorf("lane %v %q, other %v", l, r.Threads[l], lane(t, r, 2))
+				}
+			},
+		},
+		{
 			name: "span links draw flows; missing targets are ignored",
 			spans: []spec{
 				{trace: 1, id: 1, service: "producer", name: "send", end: 10 * ms, kind: ptrace.SpanKindProducer},
@@ -479,4 +492,56 @@ func TestSmallConverterIsSmall(t *testing.T) {
 		t.Errorf("one span allocated %d bytes in the model, want < 64 KiB", got)
 	}
 	runtime.KeepAlive(c)
+}
+
+// TestSharedSpanIDs: Zipkin-style client and server halves of one span, in two
+// services, are both kept (the server gets an ID of its own and becomes the
+// client's child), whatever order they arrive in.
+func TestSharedSpanIDs(t *testing.T) {
+	var outs [][]byte
+	for _, order := range [][]int{{0, 1}, {1, 0}} {
+		specs := []spec{
+			{trace: 1, id: 7, parent: 1, service: "client-svc", name: "call", start: 10 * ms, end: 90 * ms, kind: ptrace.SpanKindClient},
+			{trace: 1, id: 7, parent: 1, service: "server-svc", name: "serve", start: 20 * ms, end: 80 * ms, kind: ptrace.SpanKindServer},
+		}
+		c := New()
+		for _, i := range order {
+			b := newTB()
+			b.add(specs[i])
+			c.AddTraces(b.td)
+		}
+		var out bytes.Buffer
+		st, err := c.Encode(&out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := validateOrFail(t, out.Bytes())
+		if len(r.Slices) != 2 || st.SharedIDs != 1 {
+			t.Fatalf("order %v: %d slices, %d shared IDs; want 2 and 1", order, len(r.Slices), st.SharedIDs)
+		}
+		call := r.SpanSlices[sid(7)]
+		for id, s := range r.SpanSlices {
+			if id != sid(7) && (s.Name != "serve" || s.Args["parent_span_id"] != sid(7)) {
+				t.Errorf("order %v: server half %q has parent %v, want the client's %s", order, s.Name, s.Args["parent_span_id"], sid(7))
+			}
+		}
+		if call.Name != "call" || r.Flows != 1 {
+			t.Errorf("order %v: client %q, %d flows", order, call.Name, r.Flows)
+		}
+		outs = append(outs, out.Bytes())
+	}
+	if !bytes.Equal(outs[0], outs[1]) {
+		t.Errorf("output depends on arrival order")
+	}
+}
+
+func TestSpansWithoutStartAreLeftOut(t *testing.T) {
+	b := newTB()
+	b.add(spec{trace: 1, id: 1, service: "a", name: "good", start: 5 * ms, end: 10 * ms})
+	bad := b.add(spec{trace: 1, id: 2, service: "a", name: "unset", end: 10 * ms})
+	bad.SetStartTimestamp(0)
+	r, st, _ := convert(t, b.td)
+	if len(r.Slices) != 1 || st.NoStart != 1 || r.Slices[0].Ts != 0 {
+		t.Errorf("slices %v, NoStart %d: want only the good span, at the origin", r.Slices, st.NoStart)
+	}
 }

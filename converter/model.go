@@ -2,6 +2,8 @@ package converter
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/fnv"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,6 +83,9 @@ type model struct {
 
 	byTrace  map[pcommon.TraceID][]int32 // see traceSpans
 	byTraceN int                         // spans.len() when byTrace was built
+
+	noStart   int // spans left out for having no start time
+	sharedIDs int // span IDs shared by two services, split in two
 }
 
 func newModel(cfg *config) *model {
@@ -214,6 +219,12 @@ func (m *model) keep(sp ptrace.Span) bool {
 		}
 	}
 	start, end := clampTime(sp.StartTimestamp()), clampTime(sp.EndTimestamp())
+	if start == 0 {
+		// No start time: on a timeline it would sit in 1970 and stretch
+		// the view over half a century. Left out, and counted.
+		m.noStart++
+		return false
+	}
 	if end < start {
 		end = start
 	}
@@ -231,11 +242,6 @@ func (m *model) keep(sp ptrace.Span) bool {
 
 func (m *model) addSpan(sp ptrace.Span, proc uint32, scope string) {
 	key := keyOf(sp.TraceID(), sp.SpanID())
-	if _, dup := m.index[key]; dup {
-		// The same span from two inputs (say an OTLP dump and a Jaeger export of
-		// the same trace): the first one wins, so merging is idempotent.
-		return
-	}
 	r := spanRec{
 		trace:  sp.TraceID(),
 		id:     sp.SpanID(),
@@ -273,7 +279,118 @@ func (m *model) addSpan(sp ptrace.Span, proc uint32, scope string) {
 		l := links.At(i)
 		m.links = append(m.links, linkRec{trace: l.TraceID(), id: l.SpanID()})
 	}
-	m.index[key] = m.spans.push(r)
+	idx, dup := m.index[key]
+	if !dup {
+		m.index[key] = m.spans.push(r)
+		return
+	}
+	old := m.spans.at(idx)
+	if old.proc == r.proc {
+		// The same span twice (an OTLP dump and a Jaeger export of the same
+		// trace, say): one is kept, chosen by content, not by arrival, so the
+		// output does not depend on the order of the inputs.
+		if m.better(&r, old) {
+			*old = r
+		}
+		return
+	}
+	// Two services' spans with one ID: Zipkin-style instrumentation shares a
+	// span between client and server, and Jaeger keeps it so in its raw
+	// traces. As Jaeger's deduper does, the server side gets an ID of its
+	// own and becomes the client's child; both are kept.
+	m.sharedIDs++
+	server, other := &r, old
+	if old.kind == ptrace.SpanKindServer && r.kind != ptrace.SpanKindServer ||
+		old.kind == r.kind && m.procs[old.proc].key > m.procs[r.proc].key {
+		server, other = old, &r
+	}
+	server.id = m.freshID(server.trace, server.id, m.procs[server.proc].key)
+	if server.kind == ptrace.SpanKindServer && other.kind == ptrace.SpanKindClient {
+		server.parent = other.id
+	}
+	if server == old {
+		m.index[keyOf(old.trace, old.id)] = idx
+		m.index[key] = m.spans.push(r)
+	} else {
+		m.index[keyOf(r.trace, r.id)] = m.spans.push(r)
+	}
+}
+
+// better reports whether a should be kept over b, two records of one span:
+// finer timestamps first (Jaeger keeps microseconds, OTLP nanoseconds), then
+// more content, then a fixed order on the rest.
+func (m *model) better(a, b *spanRec) bool {
+	prec := func(r *spanRec) int {
+		n := 0
+		if r.start%1000 != 0 {
+			n++
+		}
+		if r.end%1000 != 0 {
+			n++
+		}
+		return n
+	}
+	if pa, pb := prec(a), prec(b); pa != pb {
+		return pa > pb
+	}
+	if a.attrs.len != b.attrs.len {
+		return a.attrs.len > b.attrs.len
+	}
+	if a.nEvents != b.nEvents {
+		return a.nEvents > b.nEvents
+	}
+	if a.nLinks != b.nLinks {
+		return a.nLinks > b.nLinks
+	}
+	if a.start != b.start {
+		return a.start < b.start
+	}
+	if a.end != b.end {
+		return a.end < b.end
+	}
+	if c := strings.Compare(m.strs[a.name], m.strs[b.name]); c != 0 {
+		return c < 0
+	}
+	if c := bytes.Compare(m.arena.get(a.attrs), m.arena.get(b.attrs)); c != 0 {
+		return c < 0
+	}
+	if c := strings.Compare(m.strs[a.scope], m.strs[b.scope]); c != 0 {
+		return c < 0
+	}
+	if a.status != b.status {
+		return a.status < b.status
+	}
+	if a.kind != b.kind {
+		return a.kind < b.kind
+	}
+	for k := int32(0); k < a.nEvents; k++ { // nEvents are equal here
+		ea, eb := &m.events[a.events+k], &m.events[b.events+k]
+		if ea.ts != eb.ts {
+			return ea.ts < eb.ts
+		}
+		if c := strings.Compare(m.strs[ea.name], m.strs[eb.name]); c != 0 {
+			return c < 0
+		}
+		if c := bytes.Compare(m.arena.get(ea.attrs), m.arena.get(eb.attrs)); c != 0 {
+			return c < 0
+		}
+	}
+	return false
+}
+
+// freshID derives a span ID for the server half of a shared span: a hash of
+// the ID and the service instance, changed until it is unused in the trace.
+func (m *model) freshID(t pcommon.TraceID, id pcommon.SpanID, salt string) pcommon.SpanID {
+	h := fnv.New64a()
+	h.Write(id[:])
+	h.Write([]byte(salt))
+	var out pcommon.SpanID
+	for n := uint64(h.Sum64()); ; n++ {
+		binary.BigEndian.PutUint64(out[:], n)
+		if _, used := m.index[keyOf(t, out)]; !used && !out.IsEmpty() {
+			return out
+		}
+	}
 }
 
 // picked holds the attributes the layout rules read, found while the span's

@@ -262,6 +262,12 @@ func (f *convertFlags) report(w io.Writer, path string, st converter.Stats) {
 		fmt.Fprintf(w, "otel2chrome: clock skew: moved span %s of %q (trace %s) by %+v to fit its parent\n",
 			s.SpanID, s.Service, s.TraceID, time.Duration(s.Delta))
 	}
+	if st.NoStart > 0 {
+		fmt.Fprintf(w, "otel2chrome: left out %d spans without a start time\n", st.NoStart)
+	}
+	if st.SharedIDs > 0 {
+		fmt.Fprintf(w, "otel2chrome: %d span IDs were shared by a client and a server (Zipkin style); the server halves got IDs of their own\n", st.SharedIDs)
+	}
 	if path == "" || path == "-" {
 		path = "stdout"
 	}
