@@ -33,6 +33,10 @@ var (
 // hostile input cannot make the decoder unwrap forever.
 const maxWrapDepth = 3
 
+// maxZstdWindow bounds the window a zstd frame may ask for: the collector's
+// encoder uses a few MiB, and a forged header must not make us allocate GiBs.
+const maxZstdWindow = 128 << 20
+
 // decoder reads one named input and hands every decoded batch to add.
 type decoder struct {
 	name     string
@@ -41,6 +45,12 @@ type decoder struct {
 	progress func(string, int64)
 	splitter protoSplitter
 	sizeHint int64 // the input's size when known and not compressed
+
+	// Where the JSON document being decoded starts in the input, for error
+	// positions in JSON Lines.
+	docOff  int64
+	docLine int
+	docCol  int // bytes before the document on its first line
 }
 
 func decode(name string, r io.Reader, max int64, progress func(string, int64), add func(ptrace.Traces)) error {
@@ -100,7 +110,7 @@ func (d *decoder) sniff(br *bufio.Reader, depth int, wrap string) error {
 		if depth >= maxWrapDepth {
 			return fmt.Errorf("%s%s: compression nested more than %d deep", d.name, wrap, maxWrapDepth)
 		}
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<30))
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(uint64(min(d.max, maxZstdWindow))))
 		if err != nil {
 			return fmt.Errorf("%s: zstd: %w", d.name, err)
 		}
@@ -126,9 +136,18 @@ func (d *decoder) sniff(br *bufio.Reader, depth int, wrap string) error {
 	case head[0] == 0x00:
 		// A length prefix below 16 MiB: the collector file exporter's stream.
 		return d.decodeProtoStream(name, br)
+	case isStreamHead(br):
+		// A first message of 16 MiB or more: the prefix is followed by a
+		// TracesData (0x0a) or a zstd frame.
+		return d.decodeProtoStream(name, br)
 	}
 	return fmt.Errorf("%s: unrecognised format: input starts with bytes % x; want OTLP protobuf (single message or "+
 		"length-prefixed stream), OTLP JSON or JSON Lines, Jaeger JSON, optionally gzip or zstd compressed", name, head)
+}
+
+func isStreamHead(br *bufio.Reader) bool {
+	b, _ := br.Peek(8)
+	return len(b) >= 5 && (b[4] == 0x0a || bytes.HasPrefix(b[4:], zstdMagic))
 }
 
 // firstSignificant returns the first byte that is not JSON whitespace or a
@@ -162,7 +181,7 @@ func (d *decoder) readAll(r io.Reader, name string, compressed bool) ([]byte, er
 		return nil, fmt.Errorf("%s: reading at byte %d: %w", name, len(data), err)
 	}
 	if int64(len(data)) > d.max {
-		return nil, fmt.Errorf("%s: input is larger than the limit of %d bytes (after decompression)", name, d.max)
+		return nil, fmt.Errorf("%s: document is larger than the limit of %d bytes (after decompression)", name, d.max)
 	}
 	return data, nil
 }
@@ -196,8 +215,8 @@ func (d *decoder) decodeProto(name string, br *bufio.Reader) error {
 			if err != nil {
 				return fail("field %d: truncated length", num)
 			}
-			if size > uint64(d.max) || off+int64(size) > d.max {
-				return fail("field %d: length %d takes the input past the limit of %d bytes", num, size, d.max)
+			if size > uint64(d.max) {
+				return fail("field %d: length %d is over the limit of %d bytes", num, size, d.max)
 			}
 			n += int64(protowire.SizeVarint(size))
 			if uint64(cap(buf)) < size {
@@ -244,7 +263,6 @@ func (d *decoder) decodeProtoStream(name string, br *bufio.Reader) error {
 		buf    []byte
 		off    int64
 		zdec   *zstd.Decoder
-		total  int64
 	)
 	defer func() {
 		if zdec != nil {
@@ -261,8 +279,8 @@ func (d *decoder) decodeProtoStream(name string, br *bufio.Reader) error {
 				name, formatOTLPProtoStream, n, off, k)
 		}
 		size := int64(binary.BigEndian.Uint32(lenBuf[:]))
-		if total += size; total > d.max {
-			return fmt.Errorf("%s: %s: message %d at byte %d: length %d takes the input past the limit of %d bytes",
+		if size > d.max {
+			return fmt.Errorf("%s: %s: message %d at byte %d: length %d is over the limit of %d bytes",
 				name, formatOTLPProtoStream, n, off, size, d.max)
 		}
 		if int64(cap(buf)) < size {
@@ -276,7 +294,8 @@ func (d *decoder) decodeProtoStream(name string, br *bufio.Reader) error {
 		msg := buf
 		if bytes.HasPrefix(msg, zstdMagic) {
 			if zdec == nil {
-				zdec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(d.max)))
+				zdec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
+					zstd.WithDecoderMaxMemory(uint64(d.max)), zstd.WithDecoderMaxWindow(uint64(min(d.max, maxZstdWindow))))
 				if err != nil {
 					return fmt.Errorf("%s: zstd: %w", name, err)
 				}

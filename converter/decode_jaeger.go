@@ -71,7 +71,7 @@ type jaegerProcess struct {
 func (d *decoder) decodeJaeger(doc []byte) error {
 	var jd jaegerDoc
 	if err := json.Unmarshal(doc, &jd); err != nil {
-		return jsonError(formatJaegerJSON, doc, err)
+		return d.jsonError(formatJaegerJSON, doc, err)
 	}
 	if len(jd.Errors) > 0 && len(jd.Data) == 0 {
 		msgs := make([]string, 0, len(jd.Errors))

@@ -14,7 +14,8 @@ import (
 // the Jaeger shapes.
 func (d *decoder) decodeJSON(name string, data []byte) error {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	if lines := isJSONLines(data); lines {
+	d.docOff, d.docLine, d.docCol = 0, 1, 0
+	if isJSONLines(data) {
 		line, start := 0, 0
 		for start < len(data) {
 			line++
@@ -24,9 +25,16 @@ func (d *decoder) decodeJSON(name string, data []byte) error {
 			} else {
 				end += start
 			}
-			doc := bytes.TrimSpace(data[start:end])
-			if len(doc) > 0 {
+			raw := data[start:end]
+			if doc := bytes.TrimSpace(raw); len(doc) > 0 {
+				d.docCol = bytes.Index(raw, doc)
+				d.docOff = int64(start + d.docCol)
+				d.docLine = line
 				if err := d.decodeDoc(doc); err != nil {
+					var pe *posError
+					if errors.As(err, &pe) {
+						return fmt.Errorf("%s: %w", name, err) // says the line itself
+					}
 					return fmt.Errorf("%s: line %d: %w", name, line, err)
 				}
 			}
@@ -41,17 +49,21 @@ func (d *decoder) decodeJSON(name string, data []byte) error {
 }
 
 // isJSONLines reports whether data holds more than one JSON document, one per
-// line: the first line is a complete document and something follows it.
+// line: the first non-blank line is a complete document and more follows.
 func isJSONLines(data []byte) bool {
-	nl := bytes.IndexByte(data, '\n')
-	if nl < 0 {
-		return false
+	rest := data
+	for {
+		nl := bytes.IndexByte(rest, '\n')
+		if nl < 0 {
+			return false
+		}
+		first := bytes.TrimSpace(rest[:nl])
+		rest = rest[nl+1:]
+		if len(first) == 0 {
+			continue // leading blank lines
+		}
+		return len(bytes.TrimSpace(rest)) > 0 && json.Valid(first)
 	}
-	if len(bytes.TrimSpace(data[nl:])) == 0 {
-		return false
-	}
-	first := bytes.TrimSpace(data[:nl])
-	return len(first) > 0 && json.Valid(first)
 }
 
 // envelope holds the top-level keys that tell the JSON shapes apart.
@@ -74,7 +86,7 @@ func (d *decoder) decodeDoc(doc []byte) error {
 	}
 	var env envelope
 	if err := json.Unmarshal(doc, &env); err != nil {
-		return jsonError("JSON", doc, err)
+		return d.jsonError("JSON", doc, err)
 	}
 	switch {
 	case hasValue(env.Error):
@@ -125,7 +137,7 @@ func (d *decoder) decodeOTLPJSON(doc []byte, format string) error {
 	// standard library's scanner finds those first, with an offset.
 	if !json.Valid(doc) {
 		var v any
-		return jsonError(format, doc, json.Unmarshal(doc, &v))
+		return d.jsonError(format, doc, json.Unmarshal(doc, &v))
 	}
 	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(doc)
 	if err != nil {
@@ -135,8 +147,23 @@ func (d *decoder) decodeOTLPJSON(doc []byte, format string) error {
 	return nil
 }
 
-// jsonError adds the line and column of a JSON error to its message.
-func jsonError(format string, doc []byte, err error) error {
+// posError is a JSON error with its position in the input.
+type posError struct {
+	format    string
+	off       int64
+	line, col int
+	err       error
+}
+
+func (e *posError) Error() string {
+	return fmt.Sprintf("%s: at byte %d (line %d, column %d): %v", e.format, e.off, e.line, e.col, e.err)
+}
+
+func (e *posError) Unwrap() error { return e.err }
+
+// jsonError adds the position of a JSON error in the input (not just in the
+// document, for JSON Lines) to its message.
+func (d *decoder) jsonError(format string, doc []byte, err error) error {
 	var off int64 = -1
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
@@ -153,7 +180,11 @@ func jsonError(format string, doc []byte, err error) error {
 		return fmt.Errorf("%s: %w", format, err)
 	}
 	line, col := lineCol(doc, off)
-	return fmt.Errorf("%s: at byte %d (line %d, column %d): %w", format, off, line, col, err)
+	if line == 1 {
+		col += d.docCol
+	}
+	line += d.docLine - 1
+	return &posError{format: format, off: d.docOff + off, line: line, col: col, err: err}
 }
 
 func lineCol(doc []byte, off int64) (line, col int) {

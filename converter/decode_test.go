@@ -13,6 +13,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // sampleTraces is a small trace with every feature the decoders carry: two
@@ -189,7 +190,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"truncated stream prefix", stream[:len(proto)+6], nil, []string{"message 2", "truncated length prefix (2 of 4 bytes)"}},
 		{"corrupt stream message", lengthPrefixed(proto, []byte{0x0a, 0xff, 0xff}), nil, []string{"message 2"}},
 		{"bad json", []byte("{\"resourceSpans\": [\n  {,}]}"), nil, []string{"OTLP JSON", "line 2, column 4"}},
-		{"bad json line", append(append(append([]byte{}, js...), '\n'), []byte(`{"resourceSpans":[{"x"}]}`)...), nil, []string{"in.x: line 2:"}},
+		{"bad json line", append(append(append([]byte{}, js...), '\n'), []byte(`{"resourceSpans":[{"x"}]}`)...), nil, []string{"in.x: OTLP JSON: at byte", "(line 2, column 23)"}},
 		{"wrong json shape", []byte(`{"hello": 1}`), nil, []string{"not a known trace format"}},
 		{"chrome trace", []byte(`{"traceEvents":[{"ph":"M"}]}`), nil, []string{"already a Chrome trace file"}},
 		{"json array", []byte(`[1,2]`), nil, []string{"JSON array is not a known trace format"}},
@@ -197,8 +198,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"jaeger error", []byte(`{"data":null,"total":0,"errors":[{"code":404,"msg":"trace not found"}]}`), nil, []string{"Jaeger JSON", "404 trace not found"}},
 		{"jaeger v3 error", []byte(`{"error":{"grpcCode":5,"httpCode":404,"message":"trace not found","httpStatus":"Not Found"}}`), nil, []string{"api_v3", "404 trace not found"}},
 		{"jaeger bad id", []byte(`{"data":[{"traceID":"1","spans":[{"traceID":"xyz","spanID":"1"}],"processes":{}}]}`), nil, []string{"data[0]", "span 0", "trace ID \"xyz\": not hex"}},
-		{"too large", js, []Option{WithMaxInputSize(100)}, []string{"larger than the limit of 100 bytes"}},
-		{"too large stream", stream, []Option{WithMaxInputSize(100)}, []string{"past the limit of 100 bytes"}},
+		{"too large", js, []Option{WithMaxInputSize(100)}, []string{"document is larger than the limit of 100 bytes"}},
+		{"too large stream", stream, []Option{WithMaxInputSize(100)}, []string{"message 1 at byte 0: length", "over the limit of 100 bytes"}},
+		{"too large proto field", proto, []Option{WithMaxInputSize(100)}, []string{"field 1: length", "over the limit of 100 bytes"}},
 		{"bad gzip", append([]byte{0x1f, 0x8b}, "garbage"...), nil, []string{"gzip"}},
 		{"gzip nested too deep", gz(gz(gz(gz(js)))), nil, []string{"nested more than 3 deep"}},
 		{"truncated gzip", gz(js)[:40], nil, []string{"in.x (gzip)"}},
@@ -301,5 +303,40 @@ func TestBytesTruncation(t *testing.T) {
 		if err != nil || !bytes.HasPrefix(raw, dec) {
 			t.Errorf("maxLen %d: %q is not a base64 prefix of the value (%v)", maxLen, got, err)
 		}
+	}
+}
+
+func TestJSONLinesPositions(t *testing.T) {
+	td := sampleTraces()
+	var lines [][]byte
+	for _, p := range splitTraces(td) {
+		lines = append(lines, jsonBytes(t, p))
+	}
+	good := bytes.Join(lines, []byte("\n"))
+	// Leading blank lines are fine.
+	c := New()
+	if err := c.Decode("in.jsonl", bytes.NewReader(append([]byte("\n\n"), good...))); err != nil || c.Len() != 3 {
+		t.Fatalf("leading blank lines: %v, %d spans", err, c.Len())
+	}
+	// A bad third line is reported with its line and column in the file.
+	bad := append(append(append([]byte{}, good...), "\n  "...), `{"resourceSpans":[{,}]}`...)
+	err := New().Decode("in.jsonl", bytes.NewReader(bad))
+	want := fmt.Sprintf("in.jsonl: OTLP JSON: at byte %d (line 3, column 22)", len(good)+3+19)
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("err = %v, want prefix %q", err, want)
+	}
+}
+
+// TestLargeFirstStreamMessage: a stream whose first message is 16 MiB or more
+// has a length prefix that does not start with a zero byte.
+func TestLargeFirstStreamMessage(t *testing.T) {
+	msg := protoBytes(t, sampleTraces())
+	// An unknown field (number 99) pads the message; decoders skip it.
+	pad := make([]byte, 17<<20)
+	msg = protowire.AppendTag(msg, 99, protowire.BytesType)
+	msg = protowire.AppendBytes(msg, pad)
+	c := New()
+	if err := c.Decode("big.pb", bytes.NewReader(lengthPrefixed(msg))); err != nil || c.Len() != 3 {
+		t.Fatalf("err %v, %d spans", err, c.Len())
 	}
 }

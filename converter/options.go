@@ -8,8 +8,10 @@ import (
 
 // Default limits. They are documented here so every shell (CLI, exporters) shares them.
 const (
-	// DefaultMaxInputSize bounds the bytes read from one input after decompression.
-	DefaultMaxInputSize = 4 << 30
+	// DefaultMaxInputSize bounds what is held in memory at once from one
+	// input, after decompression: a JSON document, or one protobuf message or
+	// top-level field. Streams of many messages are not bounded in total.
+	DefaultMaxInputSize = 1 << 30
 	// DefaultMaxAttributeLen truncates attribute string values longer than this
 	// many bytes in the output args (the value is cut on a UTF-8 boundary and
 	// marked with "…").
@@ -98,8 +100,10 @@ func WithoutSkewCorrection() Option {
 	return func(c *config) { c.noSkewFix = true }
 }
 
-// WithMaxInputSize bounds the bytes read from one input after decompression.
-// Larger inputs fail with an error naming the input.
+// WithMaxInputSize bounds what Decode holds in memory at once: a JSON document,
+// or one protobuf message or top-level field, after decompression. Larger ones
+// fail with an error naming the input and position. Default
+// DefaultMaxInputSize.
 func WithMaxInputSize(n int64) Option {
 	return func(c *config) { c.maxInputSize = n }
 }

@@ -101,7 +101,7 @@ func (f *convertFlags) register(cmd *cobra.Command) {
 	fs.BoolVar(&f.absoluteTime, "absolute-time", false, "write timestamps as µs since the Unix epoch instead of since the first span (loses sub-µs precision in viewers)")
 	fs.BoolVar(&f.noSkewFix, "no-skew-fix", false, "do not correct clock skew between services")
 	fs.IntVar(&f.maxAttrLen, "max-attr-len", converter.DefaultMaxAttributeLen, "truncate attribute values longer than this many bytes (0 keeps them whole)")
-	fs.Int64Var(&f.maxInput, "max-input-size", converter.DefaultMaxInputSize, "refuse inputs larger than this many bytes after decompression")
+	fs.Int64Var(&f.maxInput, "max-input-size", converter.DefaultMaxInputSize, "refuse a JSON document or protobuf message larger than this many bytes (after decompression)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print only errors on stderr")
 }
 
