@@ -47,6 +47,11 @@ func (p *protoSplitter) resourceSpans(rs []byte, base int) error {
 			scopes = append(scopes, [2]int{start, start + len(value)})
 			return nil
 		}
+		if num == 1 && typ == protowire.BytesType && len(value) >= deepCheckSize {
+			if err := checkAttrsIn(value, 1); err != nil { // Resource.attributes
+				return fmt.Errorf("at byte %d: resource: %w", off, err)
+			}
+		}
 		header = append(header, field...)
 		return nil
 	})
@@ -69,6 +74,11 @@ func (p *protoSplitter) scopeSpans(rsHeader, ss []byte, base int) error {
 	var spans []byte // raw span fields of the current batch
 	err := walkFields(ss, base, func(num protowire.Number, typ protowire.Type, field, value []byte, off int) error {
 		if num == fieldSpans && typ == protowire.BytesType {
+			if len(value) >= deepCheckSize {
+				if err := checkSpanNesting(value); err != nil {
+					return fmt.Errorf("at byte %d: span: %w", off, err)
+				}
+			}
 			spans = append(spans, field...)
 			if len(spans) >= batchBytes {
 				if err := p.flush(rsHeader, header, spans); err != nil {
@@ -77,6 +87,11 @@ func (p *protoSplitter) scopeSpans(rsHeader, ss []byte, base int) error {
 				spans = spans[:0]
 			}
 			return nil
+		}
+		if num == 1 && typ == protowire.BytesType && len(value) >= deepCheckSize {
+			if err := checkAttrsIn(value, 3); err != nil { // InstrumentationScope.attributes
+				return fmt.Errorf("at byte %d: scope: %w", off, err)
+			}
 		}
 		header = append(header, field...)
 		return nil
@@ -115,6 +130,94 @@ func (p *protoSplitter) flush(rsHeader, ssHeader, spans []byte) error {
 	}
 	p.add(td)
 	return nil
+}
+
+// Attribute values nest (arrays of arrays, maps of maps), and pdata decodes
+// them recursively: a few megabytes of nesting overflow the goroutine stack,
+// which no recover can catch. Spans that big are checked first; smaller ones
+// cannot nest deep enough to matter.
+const (
+	deepCheckSize = 64 << 10
+	maxNesting    = 64
+)
+
+// Field numbers on the way to attribute values.
+const (
+	spanAttributes  = 9  // Span.attributes: KeyValue
+	spanEvents      = 11 // Span.events: Event
+	spanLinks       = 13 // Span.links: Link
+	eventAttributes = 3  // Event.attributes
+	linkAttributes  = 5  // Link.attributes
+	kvValue         = 2  // KeyValue.value: AnyValue
+	anyArray        = 5  // AnyValue.array_value: ArrayValue{values: AnyValue}
+	anyKvlist       = 6  // AnyValue.kvlist_value: KeyValueList{values: KeyValue}
+	listValues      = 1  // ArrayValue.values, KeyValueList.values
+)
+
+// checkSpanNesting returns an error when an attribute value of the span (or
+// of its events or links) nests deeper than maxNesting.
+func checkSpanNesting(span []byte) error {
+	return walkFields(span, 0, func(num protowire.Number, typ protowire.Type, _, value []byte, _ int) error {
+		if typ != protowire.BytesType {
+			return nil
+		}
+		switch num {
+		case spanAttributes:
+			return checkKV(value, 0)
+		case spanEvents, spanLinks:
+			attrs := protowire.Number(eventAttributes)
+			if num == spanLinks {
+				attrs = linkAttributes
+			}
+			return walkFields(value, 0, func(n protowire.Number, t protowire.Type, _, v []byte, _ int) error {
+				if n == attrs && t == protowire.BytesType {
+					return checkKV(v, 0)
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+}
+
+// checkAttrsIn checks the attributes (KeyValue fields numbered attrs) of a
+// resource or scope message.
+func checkAttrsIn(msg []byte, attrs protowire.Number) error {
+	return walkFields(msg, 0, func(n protowire.Number, t protowire.Type, _, v []byte, _ int) error {
+		if n == attrs && t == protowire.BytesType {
+			return checkKV(v, 0)
+		}
+		return nil
+	})
+}
+
+func checkKV(kv []byte, depth int) error {
+	return walkFields(kv, 0, func(num protowire.Number, typ protowire.Type, _, value []byte, _ int) error {
+		if num == kvValue && typ == protowire.BytesType {
+			return checkAny(value, depth)
+		}
+		return nil
+	})
+}
+
+func checkAny(av []byte, depth int) error {
+	if depth >= maxNesting {
+		return fmt.Errorf("attribute value nested more than %d levels deep", maxNesting)
+	}
+	return walkFields(av, 0, func(num protowire.Number, typ protowire.Type, _, value []byte, _ int) error {
+		if typ != protowire.BytesType || (num != anyArray && num != anyKvlist) {
+			return nil
+		}
+		return walkFields(value, 0, func(n protowire.Number, t protowire.Type, _, v []byte, _ int) error {
+			if n != listValues || t != protowire.BytesType {
+				return nil
+			}
+			if num == anyArray {
+				return checkAny(v, depth+1)
+			}
+			return checkKV(v, depth+1)
+		})
+	})
 }
 
 // walkFields calls fn for every field of msg with its raw bytes (tag included)

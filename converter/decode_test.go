@@ -340,3 +340,31 @@ func TestLargeFirstStreamMessage(t *testing.T) {
 		t.Fatalf("err %v, %d spans", err, c.Len())
 	}
 }
+
+// TestDeeplyNestedAttribute: pdata decodes nested attribute values
+// recursively, so nesting deep enough overflows the stack (a fatal error, not
+// a panic). Such input must be refused with an error instead.
+func TestDeeplyNestedAttribute(t *testing.T) {
+	td := sampleTraces()
+	sp := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
+	v := sp.Attributes().PutEmptySlice("deep")
+	for i := 0; i < 100; i++ {
+		v = v.AppendEmpty().SetEmptySlice()
+	}
+	sp.Attributes().PutStr("pad", strings.Repeat("x", 70<<10)) // large enough to be checked
+	err := New().Decode("deep.pb", bytes.NewReader(protoBytes(t, td)))
+	if err == nil || !strings.Contains(err.Error(), "attribute value nested more than 64 levels deep") {
+		t.Fatalf("err = %v", err)
+	}
+	// Nesting within the limit still decodes.
+	td = sampleTraces()
+	sp = td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
+	v = sp.Attributes().PutEmptySlice("nested")
+	for i := 0; i < 10; i++ {
+		v = v.AppendEmpty().SetEmptyMap().PutEmptySlice("k")
+	}
+	sp.Attributes().PutStr("pad", strings.Repeat("x", 70<<10))
+	if err := New().Decode("ok.pb", bytes.NewReader(protoBytes(t, td))); err != nil {
+		t.Fatal(err)
+	}
+}
