@@ -10,6 +10,8 @@ import (
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/otel2chrome/otel2chrome/exporter/internal/chromefile"
 )
 
 // Mode selects how traces are laid out in files.
@@ -68,7 +70,8 @@ type Config struct {
 	FlushInterval time.Duration `mapstructure:"flush_interval"`
 
 	// Compression is none (default) or gzip, for both modes. In per_trace mode
-	// gzip files are named ".json.gz"; in rolling mode Path is used as given.
+	// gzip files are named ".json.gz"; in rolling mode Path is used as given and
+	// must end in ".gz" exactly when compression is gzip.
 	Compression string `mapstructure:"compression"`
 
 	TimeoutConfig exporterhelper.TimeoutConfig                             `mapstructure:",squash"`
@@ -110,6 +113,11 @@ func (cfg *Config) Validate() error {
 			errs = append(errs, errors.New("path must be set in mode rolling"))
 		} else if strings.HasSuffix(cfg.Path, "/") || strings.HasSuffix(cfg.Path, `\`) {
 			errs = append(errs, fmt.Errorf("path %q names a directory; give a file name", cfg.Path))
+		}
+		// A mismatch is rejected rather than one setting derived from the
+		// other: both are explicit, and guessing would hide a typo.
+		if err := chromefile.CheckRollingPath(cfg.Path, cfg.Compression == CompressionGzip); err != nil && strings.TrimSpace(cfg.Path) != "" {
+			errs = append(errs, fmt.Errorf("%w: set compression to gzip exactly when path ends in .gz", err))
 		}
 		if cfg.MaxSizeMB < 0 {
 			errs = append(errs, fmt.Errorf("max_size_mb must not be negative, got %d", cfg.MaxSizeMB))

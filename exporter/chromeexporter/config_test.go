@@ -109,6 +109,8 @@ func TestUnmarshalConfig(t *testing.T) {
 		{filename: "config_rolling_size_negative.yaml", expectedValidateErr: "max_size_mb must not be negative, got -1"},
 		{filename: "config_rolling_backups_negative.yaml", expectedValidateErr: "max_backups must not be negative, got -1"},
 		{filename: "config_rolling_flush_zero.yaml", expectedValidateErr: "flush_interval must be positive, got 0s"},
+		{filename: "config_rolling_gzip_json_path.yaml", expectedValidateErr: `path "traces.json" does not end in .gz but the file is gzipped: set compression to gzip exactly when path ends in .gz`},
+		{filename: "config_rolling_gz_path_no_compression.yaml", expectedValidateErr: `path "traces.json.gz" ends in .gz but the file is not gzipped: set compression to gzip exactly when path ends in .gz`},
 		{filename: "config_compression_invalid.yaml", expectedValidateErr: `compression "zstd" is not supported; use "none" or "gzip"`},
 		{filename: "config_timeout_negative.yaml", expectedValidateErr: "timeout"},
 		{filename: "config_queue_invalid.yaml", expectedValidateErr: "sending_queue"},

@@ -248,6 +248,15 @@ service:
 		}
 	}
 
+	// Every file is readable by other users (os.CreateTemp alone makes 0600).
+	for _, d := range []string{perTraceDir, filepath.Dir(rollingPath)} {
+		for _, name := range listNames(t, d) {
+			info, err := os.Stat(filepath.Join(d, name))
+			require.NoError(t, err)
+			assert.Equal(t, os.FileMode(0o644), info.Mode().Perm(), name)
+		}
+	}
+
 	// 6. The rolling exporter got the same spans, across rotated files.
 	rolled := map[string]int{}
 	rollFiles := 0

@@ -18,10 +18,12 @@ var errShutdown = errors.New("sdkexporter: exporter is shut down")
 // Exporter is an sdktrace.SpanExporter that writes Chrome trace files. It is
 // safe for concurrent use.
 type Exporter struct {
-	// mu guards stopped; it is held for reading around every use of sink so
-	// that Shutdown waits for exports in progress.
-	mu      sync.RWMutex
+	// mu guards stopped and busy. busy counts the exports and flushes in
+	// progress, which Shutdown waits for, but only until its deadline: a
+	// lock held across a slow write would make it wait without one.
+	mu      sync.Mutex
 	stopped bool
+	busy    sync.WaitGroup
 	sink    chromefile.Sink
 }
 
@@ -40,7 +42,8 @@ func New(opts ...Option) (*Exporter, error) {
 	case cfg.path != "" && cfg.dir != "":
 		return nil, errors.New("sdkexporter: give WithPath or WithDirectory, not both")
 	case cfg.path != "":
-		r, err := chromefile.NewRolling(chromefile.RollingConfig{Path: cfg.path, Gzip: cfg.gzip, OnError: cfg.onError})
+		r, err := chromefile.NewRolling(chromefile.RollingConfig{Path: cfg.path, Gzip: cfg.gzip, FileMode: cfg.fileMode,
+			WrapWriter: cfg.wrapWriter, OnError: cfg.onError})
 		if err != nil {
 			return nil, fmt.Errorf("sdkexporter: %w", err)
 		}
@@ -57,6 +60,8 @@ func New(opts ...Option) (*Exporter, error) {
 			MaxTraces:        cfg.maxTraces,
 			MaxSpansPerTrace: cfg.maxSpansPerTrace,
 			Gzip:             cfg.gzip,
+			FileMode:         cfg.fileMode,
+			WrapWriter:       cfg.wrapWriter,
 			OnError:          cfg.onError,
 		})
 		if err != nil {
@@ -79,21 +84,19 @@ func (e *Exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpa
 	if len(spans) == 0 {
 		return nil
 	}
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	if e.stopped {
+	if !e.enter() {
 		return errShutdown
 	}
+	defer e.busy.Done()
 	return e.sink.Add(spansToTraces(spans))
 }
 
 // ForceFlush writes every span held now. It stops at the context's deadline.
 func (e *Exporter) ForceFlush(ctx context.Context) error {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	if e.stopped {
+	if !e.enter() {
 		return nil
 	}
+	defer e.busy.Done()
 	return e.sink.Flush(ctx)
 }
 
@@ -101,10 +104,33 @@ func (e *Exporter) ForceFlush(ctx context.Context) error {
 // context's deadline and reports what was left unwritten. Later calls do nothing.
 func (e *Exporter) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.stopped {
+		e.mu.Unlock()
 		return nil
 	}
 	e.stopped = true
+	e.mu.Unlock()
+	idle := make(chan struct{})
+	go func() {
+		e.busy.Wait()
+		close(idle)
+	}()
+	select {
+	case <-idle:
+	case <-ctx.Done():
+		// The sink's Shutdown still stops its background work and reports
+		// what is left; the export in progress finishes on its own.
+	}
 	return e.sink.Shutdown(ctx)
+}
+
+// enter registers an export or flush, unless the exporter is shut down.
+func (e *Exporter) enter() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped {
+		return false
+	}
+	e.busy.Add(1)
+	return true
 }

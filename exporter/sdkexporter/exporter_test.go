@@ -215,3 +215,117 @@ func listFiles(t *testing.T, dir string) []string {
 	}
 	return out
 }
+
+func TestFileModes(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		opts []Option
+		want os.FileMode
+	}{
+		{"per-trace default", []Option{WithDirectory(t.TempDir())}, 0o644},
+		{"per-trace 0600", []Option{WithDirectory(t.TempDir()), WithFileMode(0o600)}, 0o600},
+		{"one file default", []Option{WithPath(filepath.Join(t.TempDir(), "t.json"))}, 0o644},
+		{"one file 0640 gzip", []Option{WithPath(filepath.Join(t.TempDir(), "t.json.gz")), WithGzip(true), WithFileMode(0o640)}, 0o640},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			exp, err := New(tt.opts...)
+			require.NoError(t, err)
+			tp := newProvider(exp)
+			request(context.Background(), tp, trace.SpanContext{})
+			require.NoError(t, exp.ForceFlush(context.Background()))
+			request(context.Background(), tp, trace.SpanContext{}) // the one file is rewritten
+			require.NoError(t, tp.Shutdown(context.Background()))
+			c := newConfig(tt.opts)
+			dir := c.dir
+			if dir == "" {
+				dir = filepath.Dir(c.path)
+			}
+			files := listFiles(t, dir)
+			require.NotEmpty(t, files)
+			for _, f := range files {
+				info, err := os.Stat(f)
+				require.NoError(t, err)
+				assert.Equal(t, tt.want, info.Mode().Perm(), f)
+			}
+		})
+	}
+}
+
+func TestOneFilePathMustMatchGzip(t *testing.T) {
+	_, err := New(WithPath(filepath.Join(t.TempDir(), "t.json")), WithGzip(true))
+	assert.ErrorContains(t, err, "does not end in .gz but the file is gzipped")
+}
+
+// blockingWriter holds every write until release is closed.
+type blockingWriter struct {
+	w       io.Writer
+	started chan<- struct{}
+	release <-chan struct{}
+}
+
+func (b blockingWriter) Write(p []byte) (int, error) {
+	select {
+	case b.started <- struct{}{}:
+	default:
+	}
+	<-b.release
+	return b.w.Write(p)
+}
+
+// TestShutdownDeadlineWithExportInProgress: an export stuck in a slow write
+// (here one making room under WithMaxTraces) must not hold Shutdown past its
+// deadline.
+func TestShutdownDeadlineWithExportInProgress(t *testing.T) {
+	dir := t.TempDir()
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	slow := func(c *config) {
+		c.wrapWriter = func(w io.Writer) io.Writer { return blockingWriter{w: w, started: started, release: release} }
+	}
+	exp, err := New(WithDirectory(dir), WithTraceIdleTimeout(time.Hour), WithMaxTraces(1), slow)
+	require.NoError(t, err)
+	require.NoError(t, exp.ExportSpans(context.Background(), []sdktrace.ReadOnlySpan{spanFor(t)}))
+	exported := make(chan error, 1)
+	go func() { exported <- exp.ExportSpans(context.Background(), []sdktrace.ReadOnlySpan{spanFor(t)}) }()
+	<-started // the second export is writing the first trace to make room
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	begin := time.Now()
+	err = exp.Shutdown(ctx)
+	elapsed := time.Since(begin)
+	close(release)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, elapsed, time.Second, "Shutdown returns at its deadline")
+	require.NoError(t, <-exported)
+}
+
+// TestExportRefusedWhileWritesFail: with writes failing, a trace at its span
+// limit refuses further spans instead of holding them.
+func TestExportRefusedWhileWritesFail(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	var bg []error
+	exp, err := New(WithDirectory(dir), WithTraceIdleTimeout(time.Hour), WithMaxSpansPerTrace(2),
+		WithErrorHandler(func(err error) { bg = append(bg, err) }))
+	require.NoError(t, err)
+	require.NoError(t, os.RemoveAll(dir))
+	require.NoError(t, os.WriteFile(dir, nil, 0o644)) // nothing can be created in it, even by root
+	tr := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)).Tracer("t")
+	ctx, root := tr.Start(context.Background(), "root")
+	for range 2 {
+		_, s := tr.Start(ctx, "child")
+		s.End()
+	}
+	require.Len(t, bg, 1, "the write forced by the limit failed in the background")
+	var refused error
+	for range 5 {
+		_, s := tr.Start(ctx, "child")
+		s.End() // WithSyncer: ExportSpans runs here; its error goes to otel.Handle
+		refused = exp.ExportSpans(context.Background(), []sdktrace.ReadOnlySpan{s.(sdktrace.ReadOnlySpan)})
+		require.ErrorContains(t, refused, "holds 2 spans (the maximum) and writing them failed")
+	}
+	root.End()
+	require.NoError(t, os.Remove(dir))
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	require.NoError(t, exp.Shutdown(context.Background()))
+}

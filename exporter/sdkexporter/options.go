@@ -1,6 +1,8 @@
 package sdkexporter
 
 import (
+	"io"
+	"io/fs"
 	"time"
 
 	"github.com/otel2chrome/otel2chrome/exporter/internal/chromefile"
@@ -29,7 +31,9 @@ type config struct {
 	maxTraces        int
 	maxSpansPerTrace int
 	gzip             bool
+	fileMode         fs.FileMode
 	onError          func(error)
+	wrapWriter       func(io.Writer) io.Writer // tests: a slow disk
 }
 
 func newConfig(opts []Option) config {
@@ -88,9 +92,17 @@ func WithMaxSpansPerTrace(n int) Option {
 	return func(c *config) { c.maxSpansPerTrace = n }
 }
 
-// WithGzip gzips the files; per-trace files are then named ".json.gz".
+// WithGzip gzips the files; per-trace files are then named ".json.gz", and a
+// WithPath file must end in ".gz" exactly when WithGzip is on.
 func WithGzip(on bool) Option {
 	return func(c *config) { c.gzip = on }
+}
+
+// WithFileMode sets the permission bits of the files written. They are set
+// with chmod, so the umask does not narrow them. Default 0644 (readable by
+// other users); use 0600 for traces others must not read.
+func WithFileMode(mode fs.FileMode) Option {
+	return func(c *config) { c.fileMode = mode }
 }
 
 // WithErrorHandler receives errors of background writes, which have no caller

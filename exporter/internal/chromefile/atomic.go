@@ -3,6 +3,7 @@ package chromefile
 import (
 	"bufio"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -23,10 +24,39 @@ const maxParts = 10000
 // errExist reports that a no-clobber write found its name taken.
 var errExist = fs.ErrExist
 
-// writeTemp writes the output of fill into a new temporary file in dir, gzipped
-// when gz is set, and syncs it. It returns the temporary file's path and the
-// uncompressed byte count. On error nothing is left behind.
-func writeTemp(dir string, gz bool, fill func(io.Writer) error) (tmp string, n int64, err error) {
+// DefaultFileMode is the permission of the files written when none is set:
+// readable by other users, like the files of most tools. os.CreateTemp makes
+// 0600 files, so without an explicit mode traces would be private and a
+// rewrite would narrow a file that was readable before.
+const DefaultFileMode fs.FileMode = 0o644
+
+// FileOptions says how a file is written.
+type FileOptions struct {
+	// Gzip compresses the file.
+	Gzip bool
+	// Mode is the file's permission bits. It is set with chmod, so the umask
+	// does not narrow it. Zero means DefaultFileMode.
+	Mode fs.FileMode
+	// WrapWriter, when set, wraps the writer the file's bytes go through
+	// (before compression). Tests use it to simulate a slow or failing disk.
+	WrapWriter func(io.Writer) io.Writer
+}
+
+func (o FileOptions) mode() fs.FileMode {
+	if o.Mode == 0 {
+		return DefaultFileMode
+	}
+	return o.Mode & fs.ModePerm
+}
+
+// writeTemp writes the output of fill into a new temporary file in dir, as opt
+// says, and syncs it. It returns the temporary file's path and the uncompressed
+// byte count. It stops with ctx's error at the first write after ctx is done.
+// On error nothing is left behind.
+func writeTemp(ctx context.Context, dir string, opt FileOptions, fill func(io.Writer) error) (tmp string, n int64, err error) {
+	if err := ctx.Err(); err != nil {
+		return "", 0, err
+	}
 	f, err := os.CreateTemp(dir, tempPrefix+"*")
 	if err != nil {
 		return "", 0, fmt.Errorf("create temporary file in %s: %w", dir, err)
@@ -38,15 +68,26 @@ func writeTemp(dir string, gz bool, fill func(io.Writer) error) (tmp string, n i
 			os.Remove(name)
 		}
 	}()
+	// The mode is set on the temporary file, before any rename or link, so
+	// the file appears under its name with its final permissions.
+	if err = f.Chmod(opt.mode()); err != nil {
+		return "", 0, fmt.Errorf("chmod %s: %w", name, err)
+	}
 	bw := bufio.NewWriterSize(f, 256<<10)
 	var zw *gzip.Writer
 	var w io.Writer = bw
-	if gz {
+	if opt.Gzip {
 		zw = gzip.NewWriter(bw)
 		w = zw
 	}
-	cw := &countWriter{w: w}
+	if opt.WrapWriter != nil {
+		w = opt.WrapWriter(w)
+	}
+	cw := &countWriter{ctx: ctx, w: w}
 	if err = fill(cw); err != nil {
+		return "", 0, err
+	}
+	if err = ctx.Err(); err != nil {
 		return "", 0, err
 	}
 	if zw != nil {
@@ -70,11 +111,12 @@ func writeTemp(dir string, gz bool, fill func(io.Writer) error) (tmp string, n i
 
 // WriteFile replaces path with the output of fill, atomically: readers see the
 // old file or the new one, never a mix, and a failed or interrupted write leaves
-// the old file in place. The output is gzipped when gz is set. It returns the
-// uncompressed byte count.
-func WriteFile(path string, gz bool, fill func(io.Writer) error) (int64, error) {
+// the old file in place. The file is written as opt says; a write still under
+// way when ctx is done stops with ctx's error. It returns the uncompressed byte
+// count.
+func WriteFile(ctx context.Context, path string, opt FileOptions, fill func(io.Writer) error) (int64, error) {
 	dir := filepath.Dir(path)
-	tmp, n, err := writeTemp(dir, gz, fill)
+	tmp, n, err := writeTemp(ctx, dir, opt, fill)
 	if err != nil {
 		return 0, err
 	}
@@ -90,9 +132,10 @@ func WriteFile(path string, gz bool, fill func(io.Writer) error) (int64, error) 
 // when that name is taken, base.2+ext, base.3+ext and so on. An existing file is
 // never replaced: it may hold spans this process no longer has. It returns the
 // name chosen (without dir), its part number and the uncompressed byte count.
-// first is the part number to try first (1 for base+ext).
-func CreateFile(dir, base, ext string, first int, gz bool, fill func(io.Writer) error) (name string, part int, n int64, err error) {
-	tmp, n, err := writeTemp(dir, gz, fill)
+// first is the part number to try first (1 for base+ext). opt and ctx are as
+// for WriteFile.
+func CreateFile(ctx context.Context, dir, base, ext string, first int, opt FileOptions, fill func(io.Writer) error) (name string, part int, n int64, err error) {
+	tmp, n, err := writeTemp(ctx, dir, opt, fill)
 	if err != nil {
 		return "", 0, 0, err
 	}
@@ -174,13 +217,20 @@ func RemoveStaleTemp(dir string, cutoff time.Time) int {
 	return n
 }
 
+// countWriter counts the bytes written through it and stops a write once its
+// context is done, so that a large file does not hold up a shutdown past its
+// deadline.
 type countWriter struct {
-	w io.Writer
-	n int64
+	ctx context.Context
+	w   io.Writer
+	n   int64
 }
 
-// Write counts the bytes written through to w.
+// Write counts the bytes written through to w, or fails with the context's error.
 func (c *countWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err

@@ -3,6 +3,7 @@ package chromefile
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -21,7 +22,7 @@ func TestWriteFileReplacesAtomically(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte("good"), 0o644))
 
 	// A failing writer must leave the good file and no temporary file behind.
-	_, err := WriteFile(path, false, func(w io.Writer) error {
+	_, err := WriteFile(context.Background(), path, FileOptions{}, func(w io.Writer) error {
 		io.WriteString(w, "half a fi")
 		return errors.New("boom")
 	})
@@ -31,7 +32,7 @@ func TestWriteFileReplacesAtomically(t *testing.T) {
 	assert.Equal(t, "good", string(got))
 	assert.Equal(t, []string{"out.json"}, listDir(t, dir))
 
-	n, err := WriteFile(path, false, func(w io.Writer) error {
+	n, err := WriteFile(context.Background(), path, FileOptions{}, func(w io.Writer) error {
 		_, err := io.WriteString(w, "better")
 		return err
 	})
@@ -44,7 +45,7 @@ func TestWriteFileReplacesAtomically(t *testing.T) {
 
 func TestWriteFileGzip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "out.json.gz")
-	n, err := WriteFile(path, true, func(w io.Writer) error {
+	n, err := WriteFile(context.Background(), path, FileOptions{Gzip: true}, func(w io.Writer) error {
 		_, err := io.WriteString(w, strings.Repeat("x", 1000))
 		return err
 	})
@@ -61,7 +62,7 @@ func TestWriteFileGzip(t *testing.T) {
 func TestCreateFileNeverClobbers(t *testing.T) {
 	dir := t.TempDir()
 	write := func(s string) string {
-		name, _, _, err := CreateFile(dir, "svc-abc", ".json", 1, false, func(w io.Writer) error {
+		name, _, _, err := CreateFile(context.Background(), dir, "svc-abc", ".json", 1, FileOptions{}, func(w io.Writer) error {
 			_, err := io.WriteString(w, s)
 			return err
 		})
@@ -80,7 +81,7 @@ func TestCreateFileNeverClobbers(t *testing.T) {
 }
 
 func TestCreateFileMissingDir(t *testing.T) {
-	_, _, _, err := CreateFile(filepath.Join(t.TempDir(), "nope"), "a", ".json", 1, false, func(io.Writer) error { return nil })
+	_, _, _, err := CreateFile(context.Background(), filepath.Join(t.TempDir(), "nope"), "a", ".json", 1, FileOptions{}, func(io.Writer) error { return nil })
 	require.ErrorContains(t, err, "create temporary file")
 }
 
@@ -136,4 +137,69 @@ func FuzzSanitizeName(f *testing.F) {
 			t.Fatalf("SanitizeName(%q) = %q", s, got)
 		}
 	})
+}
+
+func TestFileModes(t *testing.T) {
+	fill := func(w io.Writer) error {
+		_, err := io.WriteString(w, "{}")
+		return err
+	}
+	mode := func(path string) os.FileMode {
+		t.Helper()
+		info, err := os.Stat(path)
+		require.NoError(t, err)
+		return info.Mode().Perm()
+	}
+	dir := t.TempDir()
+	ctx := context.Background()
+
+	// os.CreateTemp makes 0600 files; the default is readable by others.
+	path := filepath.Join(dir, "new.json")
+	_, err := WriteFile(ctx, path, FileOptions{}, fill)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o644), mode(path))
+
+	// A rewrite keeps an existing file readable.
+	old := filepath.Join(dir, "old.json")
+	require.NoError(t, os.WriteFile(old, nil, 0o644))
+	require.NoError(t, os.Chmod(old, 0o644))
+	_, err = WriteFile(ctx, old, FileOptions{Gzip: true}, fill)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o644), mode(old))
+
+	name, _, _, err := CreateFile(ctx, dir, "svc", ".json", 1, FileOptions{}, fill)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o644), mode(filepath.Join(dir, name)))
+
+	name, _, _, err = CreateFile(ctx, dir, "private", ".json", 1, FileOptions{Mode: 0o600}, fill)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), mode(filepath.Join(dir, name)))
+	_, err = WriteFile(ctx, path, FileOptions{Mode: 0o640}, fill)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o640), mode(path))
+}
+
+func TestWriteFileStopsWhenContextDone(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.json")
+	require.NoError(t, os.WriteFile(path, []byte("good"), 0o644))
+	ctx, cancel := context.WithCancel(context.Background())
+	writes := 0
+	_, err := WriteFile(ctx, path, FileOptions{}, func(w io.Writer) error {
+		for range 100 {
+			if _, err := io.WriteString(w, "x"); err != nil {
+				return err
+			}
+			writes++
+			if writes == 3 {
+				cancel()
+			}
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, 3, writes, "the write stops at the first block after cancellation")
+	got, _ := os.ReadFile(path)
+	assert.Equal(t, "good", string(got))
+	assert.Equal(t, []string{"out.json"}, listDir(t, dir))
 }

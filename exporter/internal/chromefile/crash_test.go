@@ -2,6 +2,7 @@ package chromefile
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"os"
 	"os/exec"
@@ -63,7 +64,7 @@ func TestWriteFileSurvivesKill(t *testing.T) {
 func crashHelper(path string) {
 	for i := 0; ; i++ {
 		v := byte('a' + i%2)
-		_, err := WriteFile(path, false, func(w io.Writer) error {
+		_, err := WriteFile(context.Background(), path, FileOptions{}, func(w io.Writer) error {
 			data := content(v)
 			for len(data) > 0 {
 				n := min(len(data), 16<<10)

@@ -2,6 +2,7 @@ package chromefile
 
 import (
 	"encoding/binary"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -94,4 +95,33 @@ func spanIDsIn(t *testing.T, dir string) map[string]int {
 		}
 	}
 	return out
+}
+
+// slowWriter simulates a slow disk: every write first waits for delay and
+// reports on started, without blocking, that a write has begun.
+type slowWriter struct {
+	w       io.Writer
+	delay   time.Duration
+	started chan<- struct{}
+}
+
+func (s slowWriter) Write(p []byte) (int, error) {
+	select {
+	case s.started <- struct{}{}:
+	default:
+	}
+	time.Sleep(s.delay)
+	return s.w.Write(p)
+}
+
+// breakDir replaces dir with a regular file, so that nothing can be created in
+// it even by root, and returns a function that restores it.
+func breakDir(t *testing.T, dir string) (restore func()) {
+	t.Helper()
+	require.NoError(t, os.RemoveAll(dir))
+	require.NoError(t, os.WriteFile(dir, nil, 0o644))
+	return func() {
+		require.NoError(t, os.Remove(dir))
+		require.NoError(t, os.Mkdir(dir, 0o755))
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -38,7 +39,11 @@ type PerTraceConfig struct {
 	// it is written and dropped from memory; its later spans go to a new part file.
 	MaxSpansPerTrace int
 	Gzip             bool
-	Converter        []converter.Option
+	// FileMode is the permission of the files; zero means DefaultFileMode.
+	FileMode fs.FileMode
+	// WrapWriter is FileOptions.WrapWriter, for tests.
+	WrapWriter func(io.Writer) io.Writer
+	Converter  []converter.Option
 	// OnError receives errors of background writes, which have no caller to
 	// return them to. Nil discards them.
 	OnError func(error)
@@ -96,8 +101,8 @@ type PerTrace struct {
 	active   *list.List
 	retained *list.List
 
-	stop chan struct{}
-	done chan struct{}
+	cancel context.CancelFunc // stops the background loop and its writes
+	done   chan struct{}
 
 	files, rewrites, spans atomic.Int64
 }
@@ -170,7 +175,8 @@ func NewPerTrace(cfg PerTraceConfig) (*PerTrace, error) {
 
 // Start writes idle traces in the background until Shutdown.
 func (p *PerTrace) Start() {
-	p.stop = make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
 	p.done = make(chan struct{})
 	tick := min(max(p.cfg.IdleTimeout/4, 10*time.Millisecond), time.Second)
 	go func() {
@@ -179,10 +185,10 @@ func (p *PerTrace) Start() {
 		defer t.Stop()
 		for {
 			select {
-			case <-p.stop:
+			case <-ctx.Done():
 				return
 			case <-t.C:
-				p.flushIdle()
+				p.flushIdle(ctx)
 			}
 		}
 	}()
@@ -190,7 +196,9 @@ func (p *PerTrace) Start() {
 
 // Add stores the spans of td (td is not retained). It writes traces early when
 // memory limits require; if such a write fails, Add returns a *PartialError
-// holding the spans it did not store.
+// holding the spans it did not store. A trace whose write forced by
+// MaxSpansPerTrace failed takes no more spans until a write succeeds, so that
+// it cannot grow without bound while the disk refuses writes.
 func (p *PerTrace) Add(td ptrace.Traces) error {
 	groups := splitByTrace(td)
 	for i, g := range groups {
@@ -219,8 +227,18 @@ func (p *PerTrace) add(g *group) error {
 			}
 			victim := p.active.Front().Value.(*traceState)
 			p.mu.Unlock()
-			if err := p.flush(victim.id, true); err != nil {
+			if err := p.flush(context.Background(), victim.id, true); err != nil {
 				return fmt.Errorf("make room for trace %s: %w", g.id, err)
+			}
+			continue
+		}
+		if st != nil && st.spans >= p.cfg.MaxSpansPerTrace {
+			// Full, so an earlier write forced by the limit failed: write
+			// it before holding more, or refuse the spans.
+			held := st.spans
+			p.mu.Unlock()
+			if err := p.flush(context.Background(), g.id, true); err != nil {
+				return fmt.Errorf("trace %s holds %d spans (the maximum) and writing them failed: %w", g.id, held, err)
 			}
 			continue
 		}
@@ -241,7 +259,7 @@ func (p *PerTrace) add(g *group) error {
 		if full {
 			// The spans are stored; a failed write leaves them for the next
 			// attempt by the background loop, so this is not the caller's error.
-			if err := p.flush(g.id, true); err != nil {
+			if err := p.flush(context.Background(), g.id, true); err != nil {
 				p.cfg.OnError(err)
 			}
 		}
@@ -268,8 +286,9 @@ func (p *PerTrace) moveLocked(st *traceState, l *list.List) {
 }
 
 // flush writes the spans held for trace id. With drop, or without retention,
-// the written spans are then released from memory.
-func (p *PerTrace) flush(id pcommon.TraceID, drop bool) error {
+// the written spans are then released from memory. A write under way when ctx
+// is done stops and keeps the spans.
+func (p *PerTrace) flush(ctx context.Context, id pcommon.TraceID, drop bool) error {
 	p.mu.Lock()
 	st := p.traces[id]
 	p.mu.Unlock()
@@ -315,11 +334,12 @@ func (p *PerTrace) flush(id pcommon.TraceID, drop bool) error {
 		return err
 	}
 	var err error
+	opt := FileOptions{Gzip: p.cfg.Gzip, Mode: p.cfg.FileMode, WrapWriter: p.cfg.WrapWriter}
 	rewrite := name != ""
 	if rewrite {
-		_, err = WriteFile(filepath.Join(p.cfg.Dir, name), p.cfg.Gzip, fill)
+		_, err = WriteFile(ctx, filepath.Join(p.cfg.Dir, name), opt, fill)
 	} else {
-		name, part, _, err = CreateFile(p.cfg.Dir, base, p.ext, part+1, p.cfg.Gzip, fill)
+		name, part, _, err = CreateFile(ctx, p.cfg.Dir, base, p.ext, part+1, opt, fill)
 	}
 	if err != nil {
 		return fmt.Errorf("write trace %s: %w", id, err)
@@ -358,8 +378,9 @@ func (p *PerTrace) flush(id pcommon.TraceID, drop bool) error {
 }
 
 // flushIdle writes the traces idle for IdleTimeout and releases the written
-// ones whose retention has passed.
-func (p *PerTrace) flushIdle() {
+// ones whose retention has passed. It stops between files, and in a file, when
+// ctx is done.
+func (p *PerTrace) flushIdle(ctx context.Context) {
 	now := p.cfg.Now()
 	var idle []pcommon.TraceID
 	p.mu.Lock()
@@ -379,7 +400,10 @@ func (p *PerTrace) flushIdle() {
 		p.removeLocked(st)
 	}
 	p.mu.Unlock()
-	for _, err := range p.flushAll(context.Background(), idle) {
+	for _, err := range p.flushAll(ctx, idle) {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			continue // stopped by Shutdown, which writes those traces itself
+		}
 		p.cfg.OnError(err)
 	}
 }
@@ -416,7 +440,7 @@ func (p *PerTrace) flushAll(ctx context.Context, ids []pcommon.TraceID) []error 
 				id := ids[next]
 				next++
 				mu.Unlock()
-				if err := p.flush(id, false); err != nil {
+				if err := p.flush(ctx, id, false); err != nil {
 					mu.Lock()
 					errs = append(errs, err)
 					mu.Unlock()
@@ -446,12 +470,20 @@ func (p *PerTrace) Flush(ctx context.Context) error {
 	return errors.Join(p.flushAll(ctx, ids)...)
 }
 
-// Shutdown stops the background loop and writes everything still held.
+// Shutdown stops the background loop and writes everything still held. It
+// stops at ctx's deadline, also while the background loop finishes a pass, and
+// then reports how many traces were left unwritten.
 func (p *PerTrace) Shutdown(ctx context.Context) error {
-	if p.stop != nil {
-		close(p.stop)
-		<-p.done
-		p.stop = nil
+	if p.cancel != nil {
+		// Cancelling stops a pass of the loop between files and a write
+		// under way at its next block, so the wait is short; still, it must
+		// not outlast ctx.
+		p.cancel()
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+		}
+		p.cancel = nil
 	}
 	return p.Flush(ctx)
 }

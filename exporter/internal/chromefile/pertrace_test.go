@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -55,11 +56,11 @@ func TestPerTraceIdleFlushAndLateSpans(t *testing.T) {
 	require.NoError(t, p.Add(makeTraces("frontend", []int{1}, 0, 3)))
 	clk.Advance(500 * time.Millisecond)
 	require.NoError(t, p.Add(makeTraces("backend", []int{1}, 3, 6)))
-	p.flushIdle()
+	p.flushIdle(context.Background())
 	assert.Empty(t, listDir(t, dir))
 
 	clk.Advance(time.Second)
-	p.flushIdle()
+	p.flushIdle(context.Background())
 	name := "frontend-" + traceID(1).String() + ".json"
 	require.Equal(t, []string{name}, listDir(t, dir))
 	rep := readReport(t, filepath.Join(dir, name))
@@ -70,14 +71,14 @@ func TestPerTraceIdleFlushAndLateSpans(t *testing.T) {
 	clk.Advance(2 * time.Second)
 	require.NoError(t, p.Add(makeTraces("backend", []int{1}, 6, 7)))
 	clk.Advance(2 * time.Second)
-	p.flushIdle()
+	p.flushIdle(context.Background())
 	require.Equal(t, []string{name}, listDir(t, dir))
 	assert.Len(t, readReport(t, filepath.Join(dir, name)).SpanSlices, 7)
 
 	// After retention the spans are dropped from memory; a later span goes to a
 	// part file and the complete file stays as it was.
 	clk.Advance(11 * time.Second)
-	p.flushIdle()
+	p.flushIdle(context.Background())
 	traces, _ := p.Len()
 	assert.Zero(t, traces)
 	require.NoError(t, p.Add(makeTraces("backend", []int{1}, 7, 8)))
@@ -226,10 +227,10 @@ func TestPerTraceMakesRoomFromWrittenTracesFirst(t *testing.T) {
 	// Traces 1 and 2 are written, one after the other, and kept for late spans.
 	require.NoError(t, p.Add(makeTraces("svc", []int{1}, 0, 2)))
 	clk.Advance(2 * time.Second)
-	p.flushIdle()
+	p.flushIdle(context.Background())
 	require.NoError(t, p.Add(makeTraces("svc", []int{2}, 0, 2)))
 	clk.Advance(2 * time.Second)
-	p.flushIdle()
+	p.flushIdle(context.Background())
 	require.Len(t, listDir(t, dir), 2)
 	require.NoError(t, p.Add(makeTraces("svc", []int{3}, 0, 2)))
 	require.NoError(t, p.Add(makeTraces("svc", []int{4}, 0, 2)))
@@ -245,4 +246,85 @@ func TestPerTraceMakesRoomFromWrittenTracesFirst(t *testing.T) {
 	assert.Len(t, listDir(t, dir), 5)
 	assert.Len(t, readReport(t, filepath.Join(dir, "svc-"+traceID(2).String()+".json")).SpanSlices, 3)
 	assert.Len(t, spanIDsIn(t, dir), 4*2+1+1)
+}
+
+// TestPerTraceFullTraceRefusedWhileWritesFail checks that a trace whose write
+// forced by MaxSpansPerTrace failed does not keep growing: its later spans are
+// handed back, and the spans it holds are written once the disk recovers.
+func TestPerTraceFullTraceRefusedWhileWritesFail(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	var bgErrs []error
+	p, err := NewPerTrace(PerTraceConfig{Dir: dir, IdleTimeout: time.Hour, MaxSpansPerTrace: 4,
+		OnError: func(err error) { bgErrs = append(bgErrs, err) }})
+	require.NoError(t, err)
+	restore := breakDir(t, dir)
+	require.NoError(t, p.Add(makeTraces("svc", []int{1}, 0, 4)), "stored; the failed write goes to OnError")
+	require.Len(t, bgErrs, 1)
+	for i := 4; i < 40; i += 4 {
+		err := p.Add(makeTraces("svc", []int{1}, i, i+4))
+		var pe *PartialError
+		require.True(t, errors.As(err, &pe), "got %v", err)
+		assert.Equal(t, 4, pe.Remaining.SpanCount())
+		assert.ErrorContains(t, err, "holds 4 spans (the maximum) and writing them failed")
+	}
+	_, spans := p.Len()
+	assert.Equal(t, 4, spans, "nothing stored past the limit")
+	restore()
+	require.NoError(t, p.Add(makeTraces("svc", []int{1}, 4, 6)))
+	require.NoError(t, p.Shutdown(context.Background()))
+	got := spanIDsIn(t, dir)
+	assert.Len(t, got, 6)
+	for id, n := range got {
+		assert.Equal(t, 1, n, "span %s written once", id)
+	}
+}
+
+func TestPerTraceFileModes(t *testing.T) {
+	dir := t.TempDir()
+	p, _ := newPerTrace(t, PerTraceConfig{Dir: dir, Retention: time.Hour, FileMode: 0o640})
+	require.NoError(t, p.Add(makeTraces("svc", []int{1}, 0, 2)))
+	require.NoError(t, p.Flush(context.Background()))
+	require.NoError(t, p.Add(makeTraces("svc", []int{1}, 2, 3))) // a rewrite
+	require.NoError(t, p.Shutdown(context.Background()))
+	names := listDir(t, dir)
+	require.Len(t, names, 1)
+	info, err := os.Stat(filepath.Join(dir, names[0]))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o640), info.Mode().Perm())
+}
+
+// TestPerTraceShutdownStopsIdlePassAtDeadline: a background pass writing many
+// traces to a slow disk must not hold Shutdown past its deadline.
+func TestPerTraceShutdownStopsIdlePassAtDeadline(t *testing.T) {
+	dir := t.TempDir()
+	started := make(chan struct{}, 1)
+	p, clk := newPerTrace(t, PerTraceConfig{Dir: dir, IdleTimeout: 40 * time.Millisecond,
+		WrapWriter: func(w io.Writer) io.Writer { return slowWriter{w: w, delay: 50 * time.Millisecond, started: started} }})
+	const traces = 40 // ten rounds of four parallel 50 ms writes: half a second
+	for i := range traces {
+		require.NoError(t, p.Add(makeTraces("svc", []int{i}, 0, 2)))
+	}
+	clk.Advance(time.Second)
+	p.Start()
+	<-started // the idle pass is under way
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	begin := time.Now()
+	err := p.Shutdown(ctx)
+	elapsed := time.Since(begin)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorContains(t, err, "traces not written")
+	assert.Less(t, elapsed, 300*time.Millisecond, "Shutdown returns near its deadline")
+	select {
+	case <-p.done:
+	case <-time.After(time.Second):
+		t.Fatal("the background loop did not stop")
+	}
+	// Nothing was lost: what the pass and Shutdown left is still held.
+	require.NoError(t, p.Flush(context.Background()))
+	got := spanIDsIn(t, dir)
+	assert.Len(t, got, traces*2)
+	for id, n := range got {
+		assert.Equal(t, 1, n, "span %s written once", id)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -31,9 +32,16 @@ type RollingConfig struct {
 	// since; zero writes only at Flush and Shutdown.
 	FlushInterval time.Duration
 	Gzip          bool
-	Converter     []converter.Option
-	OnError       func(error)
-	Now           func() time.Time
+	// FileMode is the permission of the files; zero means DefaultFileMode.
+	FileMode fs.FileMode
+	// WrapWriter is FileOptions.WrapWriter, for tests.
+	WrapWriter func(io.Writer) io.Writer
+	Converter  []converter.Option
+	// OnError receives errors of writes that have no caller to return them to:
+	// background flushes, and a write forced by MaxSize after its spans were
+	// stored. Nil discards them.
+	OnError func(error)
+	Now     func() time.Time
 }
 
 // Rolling writes all spans into one Chrome trace file at Path, rotated by size.
@@ -44,18 +52,26 @@ type RollingConfig struct {
 // has reached MaxSize it is renamed to "<name>-<UTC time><ext>" and a new one is
 // started, keeping MaxBackups of them. Path always holds a complete file or is
 // absent (just after a rotation).
+//
+// While writing fails (disk full, permissions) the spans stay held and the
+// write is retried at every flush. Once the spans held reach MaxSize and the
+// last write failed, Add refuses new spans with an error instead of storing
+// them, so memory stays bounded and the caller (the collector's queue and retry
+// sender) holds the backlog.
 type Rolling struct {
 	cfg       RollingConfig
 	dir, base string // base is the file name without ext
 	ext       string
 
-	mu     sync.Mutex
-	conv   *converter.Converter
-	dirty  bool
-	perSpn float64 // bytes per span in the last file written, to rotate before memory grows past MaxSize
+	mu       sync.Mutex
+	conv     *converter.Converter
+	dirty    bool
+	perSpn   float64 // bytes per span in the last file written, to rotate before memory grows past MaxSize
+	writeErr error   // of the last write or rotation, nil once one succeeds
+	bg       bool    // a background loop retries writes
 
-	stop chan struct{}
-	done chan struct{}
+	cancel context.CancelFunc // stops the background loop and its write
+	done   chan struct{}
 
 	files, rotations atomic.Int64
 }
@@ -66,6 +82,9 @@ type Rolling struct {
 func NewRolling(cfg RollingConfig) (*Rolling, error) {
 	if cfg.Path == "" {
 		return nil, errors.New("rolling output: no path")
+	}
+	if err := CheckRollingPath(cfg.Path, cfg.Gzip); err != nil {
+		return nil, fmt.Errorf("rolling output: %w", err)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -101,12 +120,30 @@ func NewRolling(cfg RollingConfig) (*Rolling, error) {
 	return r, nil
 }
 
+// CheckRollingPath reports a path whose name disagrees with the compression of
+// the file: a ".gz" name holding plain JSON, or gzip under a name that says
+// JSON, misleads every program that opens the file.
+func CheckRollingPath(path string, gz bool) error {
+	named := strings.HasSuffix(strings.ToLower(path), ".gz")
+	switch {
+	case gz && !named:
+		return fmt.Errorf("path %q does not end in .gz but the file is gzipped", path)
+	case !gz && named:
+		return fmt.Errorf("path %q ends in .gz but the file is not gzipped", path)
+	}
+	return nil
+}
+
 // Start rewrites the file every FlushInterval until Shutdown.
 func (r *Rolling) Start() {
 	if r.cfg.FlushInterval <= 0 {
 		return
 	}
-	r.stop = make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	r.mu.Lock()
+	r.bg = true
+	r.mu.Unlock()
+	r.cancel = cancel
 	r.done = make(chan struct{})
 	go func() {
 		defer close(r.done)
@@ -114,10 +151,12 @@ func (r *Rolling) Start() {
 		defer t.Stop()
 		for {
 			select {
-			case <-r.stop:
+			case <-ctx.Done():
 				return
 			case <-t.C:
-				if err := r.Flush(context.Background()); err != nil {
+				// A write cut short by Shutdown is not an error: Shutdown
+				// writes the file itself.
+				if err := r.Flush(ctx); err != nil && ctx.Err() == nil {
 					r.cfg.OnError(err)
 				}
 			}
@@ -127,34 +166,66 @@ func (r *Rolling) Start() {
 
 // Add stores the spans of td (td is not retained). When the spans held are
 // estimated to reach MaxSize, the file is written and rotated right away, so
-// memory stays bounded between flushes.
+// memory stays bounded between flushes. If that write fails the spans stay
+// stored (the error goes to OnError), and later calls return an error without
+// storing anything until a write succeeds.
 func (r *Rolling) Add(td ptrace.Traces) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.fullLocked() && r.writeErr != nil {
+		err := r.writeErr
+		if !r.bg {
+			// No background loop retries the write, so this call does.
+			err = r.flushLocked(context.Background())
+		}
+		if err != nil {
+			return fmt.Errorf("rolling output %s: %d spans not stored: %d spans held reach max size and writing them failed: %w",
+				r.cfg.Path, td.SpanCount(), r.conv.Len(), err)
+		}
+	}
 	r.conv.AddTraces(td)
 	r.dirty = true
-	if r.cfg.MaxSize > 0 && float64(r.conv.Len())*r.perSpn >= float64(r.cfg.MaxSize) {
-		return r.flushLocked()
+	if r.fullLocked() {
+		// The spans are stored, so this is not the caller's error: returning
+		// it would have them sent again.
+		if err := r.flushLocked(context.Background()); err != nil {
+			r.cfg.OnError(err)
+		}
 	}
 	return nil
 }
 
-// Flush writes the file now if spans were added since the last write. The
-// write itself is not interruptible; ctx is checked before it starts.
+// fullLocked reports whether the spans held are estimated to reach MaxSize.
+func (r *Rolling) fullLocked() bool {
+	return r.cfg.MaxSize > 0 && float64(r.conv.Len())*r.perSpn >= float64(r.cfg.MaxSize)
+}
+
+// Flush writes the file now if spans were added since the last write. A write
+// still under way when ctx is done stops, leaving the previous file in place.
 func (r *Rolling) Flush(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.flushLocked()
+	return r.flushLocked(ctx)
 }
 
-func (r *Rolling) flushLocked() error {
+func (r *Rolling) flushLocked(ctx context.Context) error {
 	if !r.dirty {
 		return nil
 	}
-	n, err := WriteFile(r.cfg.Path, r.cfg.Gzip, func(w io.Writer) error {
+	err := r.writeLocked(ctx)
+	if ctx.Err() == nil {
+		// A write stopped by ctx says nothing about the disk.
+		r.writeErr = err
+	}
+	return err
+}
+
+func (r *Rolling) writeLocked(ctx context.Context) error {
+	opt := FileOptions{Gzip: r.cfg.Gzip, Mode: r.cfg.FileMode, WrapWriter: r.cfg.WrapWriter}
+	n, err := WriteFile(ctx, r.cfg.Path, opt, func(w io.Writer) error {
 		_, err := r.conv.Encode(w)
 		return err
 	})
@@ -168,6 +239,8 @@ func (r *Rolling) flushLocked() error {
 	}
 	if r.cfg.MaxSize > 0 && n >= r.cfg.MaxSize {
 		if err := r.rotate(); err != nil {
+			// Path holds the spans; the next write retries the rotation.
+			r.dirty = true
 			return err
 		}
 		r.conv = converter.New(r.cfg.Converter...)
@@ -241,14 +314,26 @@ func (r *Rolling) prune() {
 	}
 }
 
-// Shutdown stops the background loop and writes what is held.
+// Shutdown stops the background loop and writes what is held. It returns
+// ctx's error when ctx is done first; a rewrite under way then stops at its next
+// write, leaving the previous file in place.
 func (r *Rolling) Shutdown(ctx context.Context) error {
-	if r.stop != nil {
-		close(r.stop)
-		<-r.done
-		r.stop = nil
+	if r.cancel != nil {
+		r.cancel()
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return fmt.Errorf("rolling output %s: spans not written: %w", r.cfg.Path, ctx.Err())
+		}
+		r.cancel = nil
 	}
-	return r.Flush(ctx)
+	if err := r.Flush(ctx); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("rolling output %s: spans not written: %w", r.cfg.Path, err)
+		}
+		return err
+	}
+	return nil
 }
 
 // Stats reports files written and rotations.
