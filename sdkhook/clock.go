@@ -18,21 +18,53 @@ var clockBase = time.Now()
 // nanotime returns monotonic nanoseconds since clockBase.
 func nanotime() int64 { return int64(time.Since(clockBase)) }
 
-// useTSC makes hooks read the CPU's time-stamp counter, a third of the cost
-// of the monotonic clock, where the kernel itself keeps time with it (Linux
-// clocksource "tsc": constant rate, synchronised across CPUs). Each request
-// maps its ticks onto the monotonic clock with two (ticks, nanotime) pairs
-// read when it opens and closes, so no global calibration has to be right.
-var useTSC = haveTSC && runtime.GOOS == "linux" && kernelUsesTSC()
+// tscOn makes requests opened from now on read the CPU's time-stamp counter,
+// a third of the cost of the monotonic clock, while the kernel itself keeps
+// time with it (Linux clocksource "tsc": constant rate, synchronised across
+// CPUs). Each request takes the setting once, when it opens, and maps its
+// ticks onto the monotonic clock with two (ticks, nanotime) pairs read when
+// it opens and closes, so no global calibration has to be right.
+//
+// The kernel can later find the TSC unstable and switch clocksource; then
+// its CPUs' counters may disagree. recheckClock notices within a second and
+// turns the TSC off for good; calls whose exit reads earlier than their
+// entry meanwhile are counted as clock faults (AttrClockFaults).
+var tscOn atomic.Bool
 
-func kernelUsesTSC() bool {
-	b, err := os.ReadFile("/sys/devices/system/clocksource/clocksource0/current_clocksource")
-	return err == nil && bytes.Equal(bytes.TrimSpace(b), []byte("tsc"))
+func init() {
+	tscOn.Store(haveTSC && runtime.GOOS == "linux" && readClocksource() == "tsc")
 }
 
-// ticks reads the hook clock: the TSC where useTSC, else nanotime.
-func ticks() int64 {
-	if useTSC {
+// readClocksource returns the kernel's current clocksource; tests replace it.
+var readClocksource = func() string {
+	b, err := os.ReadFile("/sys/devices/system/clocksource/clocksource0/current_clocksource")
+	if err != nil {
+		return ""
+	}
+	return string(bytes.TrimSpace(b))
+}
+
+// lastClockCheck is the nanotime of the last clocksource check.
+var lastClockCheck atomic.Int64
+
+// recheckClock re-reads the clocksource at most once a second while the TSC
+// is in use. It runs when a request opens, off the hooks' path.
+func recheckClock() {
+	if !tscOn.Load() {
+		return
+	}
+	now, last := nanotime(), lastClockCheck.Load()
+	if now-last < int64(time.Second) && last != 0 || !lastClockCheck.CompareAndSwap(last, now) {
+		return
+	}
+	if readClocksource() != "tsc" {
+		tscOn.Store(false)
+	}
+}
+
+// readTicks reads the hook clock: the TSC when tsc, else nanotime.
+func readTicks(tsc bool) int64 {
+	if tsc {
 		return int64(rdtsc())
 	}
 	return nanotime()
@@ -43,9 +75,9 @@ type clockPair struct{ ticks, mono int64 }
 
 // readPair reads the tick clock between two monotonic reads, so the pair's
 // offset error is half a nanotime call at most.
-func readPair() clockPair {
+func readPair(tsc bool) clockPair {
 	m0 := nanotime()
-	t := ticks()
+	t := readTicks(tsc)
 	m1 := nanotime()
 	return clockPair{ticks: t, mono: m0 + (m1-m0)/2}
 }
@@ -62,11 +94,11 @@ var (
 func ticksPerNs() float64 {
 	tickRateOnce.Do(func() {
 		rate := 1.0
-		if useTSC {
-			a := readPair()
+		if tscOn.Load() {
+			a := readPair(true)
 			for nanotime()-a.mono < 200_000 {
 			}
-			b := readPair()
+			b := readPair(true)
 			if dm := b.mono - a.mono; dm > 0 && b.ticks > a.ticks {
 				rate = float64(b.ticks-a.ticks) / float64(dm)
 			}
@@ -82,9 +114,9 @@ type tickMap struct {
 	scale float64 // nanoseconds per tick
 }
 
-func newTickMap(open, close clockPair) tickMap {
+func newTickMap(tsc bool, open, close clockPair) tickMap {
 	m := tickMap{scale: 1} // ticks are nanotime: the identity
-	if useTSC {
+	if tsc {
 		m.from = open
 		m.scale = 1 / ticksPerNs()
 		// Per-request rate, when the request is long enough to measure it

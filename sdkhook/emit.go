@@ -29,7 +29,7 @@ const AttrIncomplete = attribute.Key("sdkhook.incomplete")
 func (p *processor) emit(req sdktrace.ReadOnlySpan, r *recorder, out func(sdktrace.ReadOnlySpan)) (emitted, late int) {
 	recs := r.recs
 	n := len(recs)
-	tm := newTickMap(r.opened, r.closed)
+	tm := newTickMap(r.tsc.Load(), r.opened, r.closed)
 	for i := range recs {
 		recs[i].start = tm.mono(recs[i].start)
 		if recs[i].end != 0 {

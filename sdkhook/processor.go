@@ -35,6 +35,10 @@ const (
 	AttrEmitted = attribute.Key("sdkhook.emitted")
 	// AttrLanesDropped counts Fork calls beyond WithMaxLanes.
 	AttrLanesDropped = attribute.Key("sdkhook.lanes_dropped")
+	// AttrClockFaults counts calls whose exit read the clock earlier than
+	// their entry (the kernel found the TSC unstable); they are kept with
+	// zero duration. Present only when not zero.
+	AttrClockFaults = attribute.Key("sdkhook.clock_faults")
 )
 
 // Defaults of the processor options.
@@ -213,7 +217,9 @@ func (p *processor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
 	}
 	id := s.SpanContext().SpanID()
 	if nb, tid, ok := b.rec.aliasFor(b, id); ok {
-		spans.insert(&entry{id: id, b: nb, proc: p})
+		if e := (&entry{id: id, b: nb, proc: p}); spans.insert(e) && !nb.rec.addAlias(e, nb.gen) {
+			return // the request ended meanwhile
+		}
 		// The span ran on this lane: saying so puts it on the lane's
 		// timeline track, nested in the recorded call that started it
 		// (an HTTP client span under the function that made the call),
@@ -223,18 +229,29 @@ func (p *processor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
 }
 
 func (p *processor) startRequest(s sdktrace.ReadWriteSpan) {
+	recheckClock()
 	rec := p.pool.Get().(*recorder)
 	liveRecorders.Add(1)
 	sc := s.SpanContext()
 	e := &entry{id: sc.SpanID(), proc: p, request: true}
 	e.b = rec.openRequest(sc, s.StartTime())
+	// Counted before it is visible, so whoever removes it (OnEnd, Shutdown
+	// or the undo below) can uncount it.
+	active.Add(1)
 	if !spans.insert(e) {
 		// Too many live spans in one table window; the request goes
 		// unrecorded rather than the table growing.
+		active.Add(-1)
 		p.release(rec)
 		return
 	}
-	active.Add(1)
+	// Shutdown sets stopped before scanning the table: either its scan saw
+	// this entry, or this load sees stopped and undoes the insert, as the
+	// provider will not call OnEnd after shutting down.
+	if p.stopped.Load() && spans.remove(e) {
+		active.Add(-1)
+		p.release(rec)
+	}
 }
 
 func (p *processor) release(rec *recorder) {
@@ -270,7 +287,7 @@ func (p *processor) endRequest(s sdktrace.ReadOnlySpan, rec *recorder) sdktrace.
 	}
 	recorded := len(rec.recs) - countFiltered(rec) - late
 	rec.dropped += late
-	if recorded == 0 && rec.dropped == 0 && rec.filtered == 0 && rec.droppedLanes == 0 {
+	if recorded == 0 && rec.dropped == 0 && rec.filtered == 0 && rec.droppedLanes == 0 && rec.clockFaults == 0 {
 		return s
 	}
 	own := s.Attributes()
@@ -282,6 +299,9 @@ func (p *processor) endRequest(s sdktrace.ReadOnlySpan, rec *recorder) sdktrace.
 	)
 	if rec.droppedLanes > 0 {
 		attrs = append(attrs, AttrLanesDropped.Int(rec.droppedLanes))
+	}
+	if rec.clockFaults > 0 {
+		attrs = append(attrs, AttrClockFaults.Int(rec.clockFaults))
 	}
 	return &requestSpan{ReadOnlySpan: s, attrs: attrs}
 }

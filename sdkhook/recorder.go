@@ -2,7 +2,9 @@ package sdkhook
 
 import (
 	"context"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -73,6 +75,17 @@ type recorder struct {
 	dropped      int // calls not recorded: buffer full or too deep
 	filtered     int // calls shorter than the minimum duration
 	droppedLanes int // forks beyond MaxLanes
+	clockFaults  int // calls whose exit read the clock before their entry
+
+	// tsc says which clock this request reads (clock.go). It is atomic
+	// because a stale Region may read it while the next request opens; its
+	// generation is checked afterwards, under the lock.
+	tsc atomic.Bool
+
+	// aliases are the table entries of spans started inside this request,
+	// removed when it closes: such a span that is never ended must not hold
+	// a table slot, or this recorder, forever.
+	aliases []*entry
 
 	maxDepth int32
 	minDurNs int64 // WithMinDuration
@@ -113,10 +126,19 @@ func (r *recorder) openRequest(sc trace.SpanContext, start time.Time) binding {
 	r.open = true
 	r.sc = sc
 	r.startWall = start
-	r.startMono = int64(start.Sub(clockBase))
-	r.opened = readPair()
+	if start == start.Round(0) {
+		// No monotonic reading (trace.WithTimestamp): the wall clock may
+		// have stepped since, so the request starts now on the monotonic
+		// clock.
+		r.startMono = nanotime()
+	} else {
+		r.startMono = int64(start.Sub(clockBase))
+	}
+	tsc := tscOn.Load()
+	r.tsc.Store(tsc)
+	r.opened = readPair(tsc)
 	r.minDur = r.minDurNs
-	if useTSC {
+	if tsc {
 		r.minDur = int64(float64(r.minDurNs) * ticksPerNs())
 	}
 	r.lanes = append(r.lanes[:0], lane{id: acquireLaneID(), root: -1, cur: -1})
@@ -127,10 +149,46 @@ func (r *recorder) openRequest(sc trace.SpanContext, start time.Time) binding {
 // see the new generation under the lock and do nothing.
 func (r *recorder) close() {
 	r.mu.Lock()
-	r.closed = readPair()
+	if r.open {
+		r.closed = readPair(r.tsc.Load())
+	}
 	r.open = false
 	r.gen++
+	for i, e := range r.aliases {
+		spans.remove(e) // fails harmlessly for spans that ended
+		r.aliases[i] = nil
+	}
+	r.aliases = r.aliases[:0]
 	r.mu.Unlock()
+}
+
+// addAlias keeps e, the table entry of a span started inside generation gen
+// of this request, for removal when the request closes. It reports false,
+// having removed e itself, when that request has closed already.
+func (r *recorder) addAlias(e *entry, gen uint32) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gen != gen || !r.open {
+		spans.remove(e)
+		return false
+	}
+	if len(r.aliases) == cap(r.aliases) && len(r.aliases) >= 64 {
+		// Forget entries of spans that ended, so a request starting many
+		// child spans keeps a list as long as its live ones.
+		live := r.aliases[:0]
+		for _, a := range r.aliases {
+			if spans.find(a.id) == a {
+				live = append(live, a)
+			}
+		}
+		clear(r.aliases[len(live):])
+		r.aliases = live
+		if len(live) > cap(live)/2 {
+			r.aliases = slices.Grow(live, cap(live)) // amortise the next scan
+		}
+	}
+	r.aliases = append(r.aliases, e)
+	return true
 }
 
 // reset clears a closed recorder for the pool.
@@ -145,7 +203,7 @@ func (r *recorder) reset() {
 	r.lanes = r.lanes[:0]
 	clear(r.fails)
 	r.fails = r.fails[:0]
-	r.dropped, r.filtered, r.droppedLanes = 0, 0, 0
+	r.dropped, r.filtered, r.droppedLanes, r.clockFaults = 0, 0, 0, 0
 	r.ctxKey, r.ctxNode = [2]uintptr{}, nil
 	r.sc = trace.SpanContext{}
 	r.entry = nil
@@ -169,7 +227,7 @@ func (r Region) serial() uint32 { return uint32(r.tag) }
 // bound to the lane (Start); it is returned as ctx.
 func (r *recorder) enter(b *binding, name string, pc uintptr, parent context.Context) (reg Region, ctx context.Context) {
 	ctx = parent
-	now := ticks()
+	now := readTicks(r.tsc.Load())
 	r.mu.Lock()
 	if r.gen != b.gen || !r.open {
 		r.mu.Unlock()
@@ -224,7 +282,7 @@ func (r *recorder) childLocked(parent context.Context, b *binding) context.Conte
 
 // exit ends the call reg stands for.
 func (r *recorder) exit(reg Region, err error, panicked any, stack []byte) {
-	now := ticks()
+	now := readTicks(r.tsc.Load())
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.gen != reg.gen() || !r.open {
@@ -240,6 +298,13 @@ func (r *recorder) exit(reg Region, err error, panicked any, stack []byte) {
 	}
 	rc := &r.recs[reg.idx]
 	l.depth--
+	fault := now < rc.start
+	if fault {
+		// The clock went backwards (TSC offsets between CPUs): a clock
+		// fault, kept with no duration rather than filtered as short.
+		r.clockFaults++
+		now = rc.start
+	}
 	rc.end = now
 	switch {
 	case l.cur == reg.idx:
@@ -256,7 +321,7 @@ func (r *recorder) exit(reg Region, err error, panicked any, stack []byte) {
 		}
 		return
 	}
-	if now-rc.start < r.minDur {
+	if now-rc.start < r.minDur && !fault {
 		r.filtered++
 		if int(reg.idx) == len(r.recs)-1 && rc.flags&flagForked == 0 {
 			*rc = record{}
