@@ -160,18 +160,20 @@ func TestPerTraceRootServiceNamesFile(t *testing.T) {
 }
 
 func TestPerTraceWriteFailureKeepsSpans(t *testing.T) {
-	if os.Getuid() == 0 {
-		t.Skip("root ignores directory permissions")
-	}
-	dir := t.TempDir()
+	// Writes fail while the directory is replaced by a regular file: unlike
+	// chmod, that stops root too, so the test runs under CI as root.
+	dir := filepath.Join(t.TempDir(), "out")
+	require.NoError(t, os.Mkdir(dir, 0o755))
 	p, _ := newPerTrace(t, PerTraceConfig{Dir: dir, MaxTraces: 1})
 	require.NoError(t, p.Add(makeTraces("svc", []int{1}, 0, 2)))
-	require.NoError(t, os.Chmod(dir, 0o555))
+	require.NoError(t, os.Rename(dir, dir+".moved"))
+	require.NoError(t, os.WriteFile(dir, nil, 0o644))
 	err := p.Add(makeTraces("svc", []int{2, 3}, 0, 2))
 	var pe *PartialError
 	require.True(t, errors.As(err, &pe), "got %v", err)
 	assert.Equal(t, 4, pe.Remaining.SpanCount(), "both new traces handed back")
-	require.NoError(t, os.Chmod(dir, 0o755))
+	require.NoError(t, os.Remove(dir))
+	require.NoError(t, os.Rename(dir+".moved", dir))
 	require.NoError(t, p.Add(pe.Remaining))
 	require.NoError(t, p.Shutdown(context.Background()))
 	assert.Len(t, spanIDsIn(t, dir), 6)
