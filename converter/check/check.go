@@ -15,10 +15,15 @@
 package check
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+	"os"
 	"sort"
+	"strings"
 )
 
 // Event is one trace event as read back from the file.
@@ -302,4 +307,27 @@ func finite(v float64) error {
 		return fmt.Errorf("is negative: %v", v)
 	}
 	return nil
+}
+
+// ValidateFile reads a Chrome trace file, gunzipping it when its name ends in
+// ".gz", and validates it as Validate does; errors name the file.
+func ValidateFile(path string) (*Report, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if data, err = io.ReadAll(zr); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	r, err := Validate(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
 }

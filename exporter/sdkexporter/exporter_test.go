@@ -1,8 +1,6 @@
 package sdkexporter
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -25,16 +23,8 @@ import (
 
 func readChrome(t *testing.T, path string) *check.Report {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	rep, err := check.ValidateFile(path)
 	require.NoError(t, err)
-	if strings.HasSuffix(path, ".gz") {
-		zr, err := gzip.NewReader(bytes.NewReader(data))
-		require.NoError(t, err)
-		data, err = io.ReadAll(zr)
-		require.NoError(t, err)
-	}
-	rep, err := check.Validate(data)
-	require.NoError(t, err, path)
 	return rep
 }
 
