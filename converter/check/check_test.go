@@ -1,6 +1,10 @@
 package check
 
 import (
+	"bytes"
+	"compress/gzip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -58,5 +62,28 @@ func TestValidate(t *testing.T) {
 		if _, err := Validate([]byte(bad)); err == nil {
 			t.Errorf("Validate(%q): no error", bad)
 		}
+	}
+}
+
+func TestValidateFile(t *testing.T) {
+	dir := t.TempDir()
+	good := doc(`{"ph":"X","name":"a","pid":1,"tid":1,"ts":0,"dur":10}`)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(good)
+	zw.Close()
+	for name, data := range map[string][]byte{"t.json": good, "t.json.gz": gz.Bytes()} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := ValidateFile(path); err != nil || len(r.Slices) != 1 {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, doc(`{"ph":"X","name":"a","pid":1,"tid":1,"ts":-1,"dur":10}`), 0o644)
+	if _, err := ValidateFile(bad); err == nil || !strings.HasPrefix(err.Error(), bad+": ") {
+		t.Errorf("err = %v, want it to name %s", err, bad)
 	}
 }
