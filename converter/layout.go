@@ -3,6 +3,7 @@ package converter
 import (
 	"bytes"
 	"sort"
+	"strconv"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -351,7 +352,7 @@ func (l *layout) placeLanes(m *model) {
 			if s.hasTID && s.tid > 0 {
 				t, ok := threads[s.tid]
 				if !ok {
-					t = l.threadLane(m, pi, i, start, end, states)
+					t = l.threadLane(m, i, start, end, states)
 					if t < 0 {
 						name := m.strs[s.tname]
 						if name == "" {
@@ -419,7 +420,7 @@ func (l *layout) placeLanes(m *model) {
 // sdkhook recorded) and the span fits under it, the thread shares the parent's
 // lane, so the calls nest right under the request. Otherwise (-1) the thread
 // gets a lane of its own.
-func (l *layout) threadLane(m *model, proc int, i int32, start, end int64, states []*laneState) int32 {
+func (l *layout) threadLane(m *model, i int32, start, end int64, states []*laneState) int32 {
 	p := l.parent[i]
 	if p < 0 {
 		return -1
@@ -560,8 +561,4 @@ func (l *layout) freePoint(p int32, kids []int32, want int64, before bool) int64
 	return free[len(free)-1].hi
 }
 
-func itoa(n int64) string {
-	var e encoder
-	e.int(n)
-	return string(e.buf)
-}
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
