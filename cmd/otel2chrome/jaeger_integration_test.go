@@ -33,20 +33,8 @@ import (
 // test loudly (fails it when OTEL2CHROME_REQUIRE_TOOLS is set, as in CI).
 func toolPath(t *testing.T, name string) string {
 	t.Helper()
-	dir := os.Getenv("OTEL2CHROME_TOOLS_DIR")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".cache", "otel2chrome", "tools")
-	}
-	p := filepath.Join(dir, name)
-	if _, err := os.Stat(p); err != nil {
-		msg := fmt.Sprintf("%s not found at %s: build it with `bash .ci/tools.sh` (or point OTEL2CHROME_TOOLS_DIR at it)", name, p)
-		if os.Getenv("OTEL2CHROME_REQUIRE_TOOLS") != "" {
-			t.Fatal(msg)
-		}
-		fmt.Fprintf(os.Stderr, "\n!!! SKIPPING %s: %s\n\n", t.Name(), msg)
-		t.Skip("SKIPPED: " + msg)
-	}
+	p := filepath.Join(toolsDir(), name)
+	needTool(t, p, "bash .ci/tools.sh (or point OTEL2CHROME_TOOLS_DIR at it)")
 	return p
 }
 

@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,18 +24,19 @@ func toolsDir() string {
 	return filepath.Join(home, ".cache", "otel2chrome", "tools")
 }
 
-// needTool skips (loudly) when a tool is missing, or fails when CI said every
-// tool must be there (OTEL2CHROME_REQUIRE_TOOLS=1).
+// needTool skips (loudly, also on stderr) when a tool is missing, or fails
+// when CI said every tool must be there (OTEL2CHROME_REQUIRE_TOOLS=1).
 func needTool(t *testing.T, path, how string) {
 	t.Helper()
 	if _, err := os.Stat(path); err == nil {
 		return
 	}
-	msg := "SKIPPING: " + path + " is missing; install it with: " + how
+	msg := path + " is missing; install it with: " + how
 	if os.Getenv("OTEL2CHROME_REQUIRE_TOOLS") != "" {
 		t.Fatal(msg)
 	}
-	t.Skip(msg)
+	fmt.Fprintf(os.Stderr, "\n!!! SKIPPING %s: %s\n\n", t.Name(), msg)
+	t.Skip("SKIPPED: " + msg)
 }
 
 // TestViewerOpensOutput converts the shipped sample, as the README's first
