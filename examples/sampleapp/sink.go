@@ -2,33 +2,23 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"sync"
-	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/otel2chrome/otel2chrome/examples/internal/otlpsink"
 )
 
-// maxBody bounds one export request; the sample app sends a few kilobytes.
-const maxBody = 16 << 20
-
-// otlpSink is a loopback OTLP/HTTP receiver that keeps every export request it
-// is sent, both as the raw protobuf body (to forward unchanged to Jaeger) and
-// decoded (to write the collector file exporter's formats). Feeding it from the
-// real otlptracehttp exporter keeps the sample data what SDKs really send.
+// otlpSink keeps every export request the real otlptracehttp exporters send
+// it, both as the raw protobuf body (to forward unchanged to Jaeger) and
+// decoded (to write the collector file exporter's formats).
 type otlpSink struct {
-	ln   net.Listener
-	srv  *http.Server
-	done chan error
+	*otlpsink.Sink
 
 	mu     sync.Mutex
 	bodies [][]byte
@@ -37,57 +27,20 @@ type otlpSink struct {
 
 // newOTLPSink starts a sink on a free port of 127.0.0.1.
 func newOTLPSink() (*otlpSink, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("OTLP sink: %w", err)
-	}
-	s := &otlpSink{ln: ln, done: make(chan error, 1)}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/traces", s.export)
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { s.done <- s.srv.Serve(ln) }()
-	return s, nil
+	s := &otlpSink{}
+	var err error
+	s.Sink, err = otlpsink.New(func(body []byte, req ptraceotlp.ExportRequest) error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.bodies = append(s.bodies, body)
+		s.reqs = append(s.reqs, req)
+		return nil
+	})
+	return s, err
 }
 
 // endpoint is the URL the OTLP/HTTP exporters send to.
-func (s *otlpSink) endpoint() string { return "http://" + s.ln.Addr().String() + "/v1/traces" }
-
-func (s *otlpSink) export(w http.ResponseWriter, r *http.Request) {
-	if ct := r.Header.Get("Content-Type"); ct != "application/x-protobuf" {
-		http.Error(w, "want Content-Type application/x-protobuf, got "+ct, http.StatusUnsupportedMediaType)
-		return
-	}
-	var body io.Reader = http.MaxBytesReader(w, r.Body, maxBody)
-	if r.Header.Get("Content-Encoding") == "gzip" {
-		zr, err := gzip.NewReader(body)
-		if err != nil {
-			http.Error(w, "bad gzip body: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		body = io.LimitReader(zr, maxBody)
-	}
-	data, err := io.ReadAll(body)
-	if err != nil {
-		http.Error(w, "reading body: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	req := ptraceotlp.NewExportRequest()
-	if err := req.UnmarshalProto(data); err != nil {
-		http.Error(w, "decoding ExportTraceServiceRequest: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	s.mu.Lock()
-	s.bodies = append(s.bodies, data)
-	s.reqs = append(s.reqs, req)
-	s.mu.Unlock()
-	resp, err := ptraceotlp.NewExportResponse().MarshalProto()
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	w.Write(resp)
-}
+func (s *otlpSink) endpoint() string { return s.Endpoint() }
 
 // requests returns what the sink received so far, in arrival order.
 func (s *otlpSink) requests() ([][]byte, []ptraceotlp.ExportRequest) {
@@ -97,13 +50,7 @@ func (s *otlpSink) requests() ([][]byte, []ptraceotlp.ExportRequest) {
 }
 
 // close stops the sink and waits for its server goroutine.
-func (s *otlpSink) close(ctx context.Context) error {
-	err := s.srv.Shutdown(ctx)
-	if serr := <-s.done; !errors.Is(serr, http.ErrServerClosed) && err == nil {
-		err = serr
-	}
-	return err
-}
+func (s *otlpSink) close(ctx context.Context) error { return s.Close(ctx) }
 
 // writeJSONLines writes one OTLP JSON object per request and line, as the
 // collector file exporter does with its default format.
