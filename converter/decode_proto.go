@@ -23,8 +23,9 @@ const (
 
 // protoSplitter decodes one OTLP protobuf message in batches.
 type protoSplitter struct {
-	add func(ptrace.Traces)
-	msg []byte // reused buffer for the rebuilt batch message
+	add    func(ptrace.Traces)
+	msg    []byte   // reused buffer for the rebuilt batch message
+	spanAt [][2]int // reused: where each span field of a scope lies
 }
 
 // decode walks msg's wire format. An error names the byte offset in msg where
@@ -70,8 +71,11 @@ func (p *protoSplitter) resourceSpans(rs []byte, base int) error {
 }
 
 func (p *protoSplitter) scopeSpans(rsHeader, ss []byte, base int) error {
+	// The scope and schema URL go into every batch, so they are gathered
+	// before any batch is cut: writers put fields in any order (pdata writes
+	// ScopeSpans' fields last to first, the scope after all its spans).
 	var header []byte
-	var spans []byte // raw span fields of the current batch
+	p.spanAt = p.spanAt[:0]
 	err := walkFields(ss, base, func(num protowire.Number, typ protowire.Type, field, value []byte, off int) error {
 		if num == fieldSpans && typ == protowire.BytesType {
 			if len(value) >= deepCheckSize {
@@ -79,13 +83,8 @@ func (p *protoSplitter) scopeSpans(rsHeader, ss []byte, base int) error {
 					return fmt.Errorf("at byte %d: span: %w", off, err)
 				}
 			}
-			spans = append(spans, field...)
-			if len(spans) >= batchBytes {
-				if err := p.flush(rsHeader, header, spans); err != nil {
-					return err
-				}
-				spans = spans[:0]
-			}
+			start := off - base
+			p.spanAt = append(p.spanAt, [2]int{start, start + len(field)})
 			return nil
 		}
 		if num == 1 && typ == protowire.BytesType && len(value) >= deepCheckSize {
@@ -98,6 +97,19 @@ func (p *protoSplitter) scopeSpans(rsHeader, ss []byte, base int) error {
 	})
 	if err != nil {
 		return err
+	}
+	var spans []byte // raw span fields of the current batch
+	for _, at := range p.spanAt {
+		spans = append(spans, ss[at[0]:at[1]]...)
+		if len(spans) >= batchBytes {
+			if err := p.flush(rsHeader, header, spans); err != nil {
+				return err
+			}
+			spans = spans[:0]
+		}
+	}
+	if len(spans) == 0 && len(p.spanAt) > 0 {
+		return nil // the last batch was flushed in the loop
 	}
 	return p.flush(rsHeader, header, spans)
 }

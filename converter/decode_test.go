@@ -9,8 +9,10 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -366,5 +368,108 @@ func TestDeeplyNestedAttribute(t *testing.T) {
 	sp.Attributes().PutStr("pad", strings.Repeat("x", 70<<10))
 	if err := New().Decode("ok.pb", bytes.NewReader(protoBytes(t, td))); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// bigScopeTraces is one resource whose first scope holds about four batches'
+// worth of spans (the decoder splits it), and a second, small scope.
+func bigScopeTraces() ptrace.Traces {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", "big")
+	rs.SetSchemaUrl("https://opentelemetry.io/schemas/1.26.0")
+	add := func(ss ptrace.ScopeSpans, n, first int) {
+		for i := 0; i < n; i++ {
+			sp := ss.Spans().AppendEmpty()
+			sp.SetTraceID(traceID(1))
+			sp.SetSpanID(spanID(uint64(first + i)))
+			if i > 0 {
+				sp.SetParentSpanID(spanID(uint64(first)))
+			}
+			sp.SetName(fmt.Sprintf("op%d", i%7))
+			sp.SetStartTimestamp(pcommon.NewTimestampFromTime(base.Add(time.Duration(i) * time.Microsecond)))
+			sp.SetEndTimestamp(pcommon.NewTimestampFromTime(base.Add(time.Duration(i+1) * time.Microsecond)))
+			sp.Attributes().PutStr("pad", strings.Repeat("x", 200))
+		}
+	}
+	ss := rs.ScopeSpans().AppendEmpty()
+	ss.Scope().SetName("lib/big")
+	ss.Scope().SetVersion("1.2.3")
+	ss.Scope().Attributes().PutStr("scope.attr", "v")
+	ss.SetSchemaUrl("https://opentelemetry.io/schemas/1.27.0")
+	add(ss, 4*batchBytes/200, 1)
+	small := rs.ScopeSpans().AppendEmpty()
+	small.Scope().SetName("lib/small")
+	add(small, 3, 1<<20)
+	return td
+}
+
+// TestLargeScopeKeepsScope: a scope with more spans than one decode batch is
+// split into several batches, and every batch keeps the scope (pdata writes
+// the scope after the spans, so it is seen last). Proto bytes, OTLP JSON and
+// AddTraces give the same timeline, with the scope as every slice's cat.
+func TestLargeScopeKeepsScope(t *testing.T) {
+	td := bigScopeTraces()
+	proto := protoBytes(t, td)
+
+	// Every batch the decoder hands on carries the whole scope.
+	batches, spans := 0, 0
+	err := decode("big.pb", bytes.NewReader(proto), 1<<30, nil, func(b ptrace.Traces) {
+		batches++
+		rs := b.ResourceSpans().At(0)
+		if v, _ := rs.Resource().Attributes().Get("service.name"); v.AsString() != "big" || rs.SchemaUrl() == "" {
+			t.Errorf("batch %d: resource %v, schema %q", batches, rs.Resource().Attributes().AsRaw(), rs.SchemaUrl())
+		}
+		for i := 0; i < rs.ScopeSpans().Len(); i++ {
+			ss := rs.ScopeSpans().At(i)
+			spans += ss.Spans().Len()
+			if ss.Scope().Name() == "lib/small" {
+				continue
+			}
+			v, _ := ss.Scope().Attributes().Get("scope.attr")
+			if ss.Scope().Name() != "lib/big" || ss.Scope().Version() != "1.2.3" || v.AsString() != "v" ||
+				ss.SchemaUrl() != "https://opentelemetry.io/schemas/1.27.0" {
+				t.Errorf("batch %d: scope %q %q %v, schema %q", batches, ss.Scope().Name(), ss.Scope().Version(),
+					ss.Scope().Attributes().AsRaw(), ss.SchemaUrl())
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := td.SpanCount(); spans != want || batches < 4 {
+		t.Fatalf("%d spans in %d batches; want %d spans in at least 4 batches", spans, batches, want)
+	}
+
+	c := New()
+	c.AddTraces(td)
+	want := encodeOrFail(t, c)
+	rep := validateOrFail(t, want)
+	for _, s := range rep.Slices {
+		if s.Cat != "lib/big" && s.Cat != "lib/small" {
+			t.Fatalf("slice %q has cat %q", s.Name, s.Cat)
+		}
+	}
+	inputs := map[string][]byte{
+		"proto":        proto,
+		"proto zstd":   zst(proto),
+		"proto stream": lengthPrefixed(zst(proto)),
+		"json":         jsonBytes(t, td),
+	}
+	for name, in := range inputs {
+		c := New()
+		if err := c.Decode(name, bytes.NewReader(in)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got := encodeOrFail(t, c); !bytes.Equal(got, want) {
+			r := validateOrFail(t, got)
+			lost := 0
+			for _, s := range r.Slices {
+				if s.Cat != "lib/big" && s.Cat != "lib/small" {
+					lost++
+				}
+			}
+			t.Errorf("%s: output differs from AddTraces; %d of %d slices lost their scope", name, lost, len(r.Slices))
+		}
 	}
 }
