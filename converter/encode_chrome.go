@@ -3,6 +3,7 @@ package converter
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -51,6 +52,12 @@ func (cw *chromeWriter) encode(absolute bool) Stats {
 	e.str(itoa(int64(l.traces)))
 	e.rawKey("clock_skew_shifts")
 	e.str(itoa(int64(len(l.shifts))))
+	e.rawKey("flows")
+	e.str(itoa(int64(l.plan.placed)))
+	if l.plan.omit > 0 {
+		e.rawKey("flows_omitted")
+		e.str(itoa(int64(l.plan.omit)))
+	}
 	e.buf = append(e.buf, "},\n\"traceEvents\":[\n"...)
 
 	for _, p := range l.procs {
@@ -102,10 +109,19 @@ func (cw *chromeWriter) encode(absolute bool) Stats {
 			return st
 		}
 	}
-	for n, f := range l.flows {
-		cw.flow(int64(n+1), f)
+	id := int64(0)
+	for _, f := range l.flows {
+		switch f.how {
+		case bindIDs:
+		case bindNone:
+			continue
+		default:
+			id++
+			cw.flow(id, f)
+		}
 		st.Flows++
 	}
+	st.FlowsOmitted = l.plan.omit
 	e.buf = append(e.buf, "\n]}\n"...)
 	cw.flush()
 	return st
@@ -191,6 +207,7 @@ func (cw *chromeWriter) slice(i int32) {
 	cw.pos(i, s.start)
 	e.buf = append(e.buf, `,"dur":`...)
 	e.micros(s.end - s.start)
+	cw.bind(i)
 	e.buf = append(e.buf, `,"args":{"trace_id":`...)
 	e.hex(s.trace[:])
 	e.buf = append(e.buf, `,"span_id":`...)
@@ -250,9 +267,16 @@ func (cw *chromeWriter) instant(i int32, ev *eventRec) {
 	e.str(m.strs[ev.name])
 	e.buf = append(e.buf, `,"cat":`...)
 	cw.cat(s.scope)
-	cw.pos(i, ev.ts)
+	at := cw.l.instantTime(i, ev)
+	cw.pos(i, at-cw.l.shift[i])
 	e.buf = append(e.buf, `,"args":{"span_id":`...)
 	e.hex(s.id[:])
+	if at != ev.ts+cw.l.shift[i] {
+		// The event's own time lies outside its span; it is drawn at the
+		// span's edge and its time kept here.
+		e.rawKey("time_unix_nano")
+		e.str(itoa(ev.ts))
+	}
 	if a := m.arena.get(ev.attrs); a != nil {
 		e.rawKey("attributes")
 		e.buf = append(e.buf, a...)
@@ -260,29 +284,51 @@ func (cw *chromeWriter) instant(i int32, ev *eventRec) {
 	e.buf = append(e.buf, "}}"...)
 }
 
-// flow writes the s/f pair of one arrow, each end where the layout put it so
-// that it binds to its own slice.
+// flow writes the s/f pair of one arrow that bind_id does not carry, each
+// end where it binds to its own slice (see flows.go).
 func (cw *chromeWriter) flow(id int64, f flowOut) {
 	l, e := cw.l, &cw.enc
 	name := `"child"`
 	if f.link {
 		name = `"link"`
 	}
-	for ph := 0; ph < 2; ph++ {
-		cw.begin()
-		if ph == 0 {
-			e.buf = append(e.buf, `{"ph":"s","name":`...)
-		} else {
-			e.buf = append(e.buf, `{"ph":"f","bp":"e","name":`...)
-		}
-		e.buf = append(e.buf, name...)
-		e.buf = append(e.buf, `,"cat":"flow","id":`...)
-		e.int(id)
-		if ph == 0 {
-			cw.pos(f.from, f.fromAt-l.shift[f.from])
-		} else {
-			cw.pos(f.to, f.toAt-l.shift[f.to])
-		}
-		e.buf = append(e.buf, '}')
+	from, _ := l.times(f.from)
+	to, _ := l.times(f.to)
+	cw.begin()
+	e.buf = append(e.buf, `{"ph":"s","name":`...)
+	e.buf = append(e.buf, name...)
+	e.buf = append(e.buf, `,"cat":"flow","id":`...)
+	e.int(id)
+	cw.pos(f.from, from-l.shift[f.from])
+	e.buf = append(e.buf, '}')
+	cw.begin()
+	if f.how == bindEnclosing {
+		e.buf = append(e.buf, `{"ph":"f","bp":"e","name":`...)
+	} else {
+		e.buf = append(e.buf, `{"ph":"f","name":`...)
+		to--
+	}
+	e.buf = append(e.buf, name...)
+	e.buf = append(e.buf, `,"cat":"flow","id":`...)
+	e.int(id)
+	cw.pos(f.to, to-l.shift[f.to])
+	e.buf = append(e.buf, '}')
+}
+
+// bind appends the bind_id role of span i's complete event, if it has one.
+func (cw *chromeWriter) bind(i int32) {
+	p, e := &cw.l.plan, &cw.enc
+	if p.out == nil {
+		return
+	}
+	switch {
+	case p.out[i]:
+		e.buf = append(e.buf, `,"bind_id":"0x`...)
+		e.buf = strconv.AppendInt(e.buf, flowBase+int64(p.key[i].pos), 16)
+		e.buf = append(e.buf, `","flow_out":true`...)
+	case p.in[i] >= 0:
+		e.buf = append(e.buf, `,"bind_id":"0x`...)
+		e.buf = strconv.AppendInt(e.buf, flowBase+int64(p.key[p.in[i]].pos), 16)
+		e.buf = append(e.buf, `","flow_in":true`...)
 	}
 }

@@ -24,11 +24,14 @@ type layout struct {
 	sel    []int32         // local indices in emission order (by pid, lane, start)
 	parent []int32         // per local span: local index of the parent, or -1
 	depth  []int32         // per local span: depth in its trace tree
+	pre    []int32         // per local span: position in depth-first tree order
+	last   []int32         // per local span: pre of its last descendant
 	shift  []int64         // per local span: clock-skew shift in ns
 	lane   []int32         // per local span: index into lanes
 	procs  []procOut
 	lanes  []laneOut
 	flows  []flowOut
+	plan   flowPlan
 	origin int64 // ns subtracted from every timestamp
 	traces int   // distinct trace IDs in sel
 	shifts []Shift
@@ -61,12 +64,6 @@ func (l *layout) find(m *model, t pcommon.TraceID, s pcommon.SpanID) (int32, boo
 	}
 	k, ok := l.local[g]
 	return k, ok
-}
-
-type flowOut struct {
-	from, to     int32 // local span indices
-	link         bool  // a span link rather than a parent->child hop
-	fromAt, toAt int64 // where each end sits, in corrected ns
 }
 
 func (m *model) layout(only *pcommon.TraceID, cfg *config) *layout {
@@ -127,9 +124,11 @@ func (m *model) layout(only *pcommon.TraceID, cfg *config) *layout {
 	return l
 }
 
-// treeOrder returns the selected spans with every parent before its children,
-// computing depths on the way. Parent cycles (only hostile input has them) are
-// broken by treating one span of the cycle as a root.
+// treeOrder returns the selected spans with every parent before its children
+// (depth-first), computing depths and each span's subtree interval on the way:
+// span a is an ancestor of span b exactly when pre[a] < pre[b] <= last[a].
+// Parent cycles (only hostile input has them) are broken by treating one span
+// of the cycle as a root.
 func (l *layout) treeOrder(m *model) []int32 {
 	// Children in compressed form: kids[first[p]:first[p+1]] are p's children.
 	n := len(l.ids)
@@ -150,22 +149,35 @@ func (l *layout) treeOrder(m *model) []int32 {
 			fill[p]++
 		}
 	}
+	l.pre = make([]int32, n)
+	l.last = make([]int32, n)
 	visited := make([]bool, n)
 	order := make([]int32, 0, len(l.sel))
+	type frame struct{ span, next int32 }
+	var stack []frame
 	walk := func(root int32) {
 		visited[root] = true
 		l.depth[root] = 0
-		start := len(order)
+		l.pre[root] = int32(len(order))
 		order = append(order, root)
-		for q := start; q < len(order); q++ {
-			i := order[q]
-			for _, c := range kids[first[i]:first[i+1]] {
-				if !visited[c] {
-					visited[c] = true
-					l.depth[c] = l.depth[i] + 1
-					order = append(order, c)
-				}
+		stack = append(stack[:0], frame{root, first[root]})
+		for len(stack) > 0 {
+			f := &stack[len(stack)-1]
+			if f.next == first[f.span+1] {
+				l.last[f.span] = int32(len(order) - 1)
+				stack = stack[:len(stack)-1]
+				continue
 			}
+			c := kids[f.next]
+			f.next++
+			if visited[c] {
+				continue
+			}
+			visited[c] = true
+			l.depth[c] = l.depth[f.span] + 1
+			l.pre[c] = int32(len(order))
+			order = append(order, c)
+			stack = append(stack, frame{c, first[c]})
 		}
 	}
 	for _, i := range l.sel {
@@ -180,6 +192,11 @@ func (l *layout) treeOrder(m *model) []int32 {
 		}
 	}
 	return order
+}
+
+// descends reports whether span i descends from span a.
+func (l *layout) descends(i, a int32) bool {
+	return l.pre[a] < l.pre[i] && l.pre[i] <= l.last[a]
 }
 
 // fixSkew moves spans whose clock disagrees with their parent's in another
@@ -220,22 +237,22 @@ func (l *layout) fixSkew(m *model, order []int32) {
 	}
 }
 
-// maxTID is the largest thread.id used as a tid as is: Perfetto reads tids as
-// 32-bit numbers and folds larger ones onto the process's main thread.
-const maxTID = 1<<31 - 1
-
 // maxSkew is the largest clock-skew correction applied.
 const maxSkew = int64(time.Hour)
 
-// laneState is the stack of slices open on a lane during placement.
+// laneState is one lane during placement: the slices open on it, innermost
+// last.
 type laneState struct {
 	ends  []int64
 	spans []int32 // local span index of each open slice
+	name  string  // the first thread placed on the lane, if any
+	names int     // distinct thread names placed on the lane
 }
 
-// open pops the slices that ended before start and returns the innermost
-// slice still open (-1 when none) and its end. Spans are placed in start
-// order, so a popped slice can never matter again.
+// open pops the slices that ended at or before start, as importers do when a
+// slice begins at start, and returns the innermost slice still open (-1 when
+// none) and its end. Spans are placed in start order, so a popped slice can
+// never matter again.
 func (s *laneState) open(start int64) (int32, int64) {
 	n := len(s.ends)
 	for n > 0 && s.ends[n-1] <= start {
@@ -248,30 +265,10 @@ func (s *laneState) open(start int64) (int32, int64) {
 	return s.spans[n-1], s.ends[n-1]
 }
 
-// fits reports whether span i, [start, end], nests on a thread lane: on a
-// real thread whatever is open encloses the call, whatever its parent IDs say.
-func (s *laneState) fits(start, end int64) bool {
-	top, topEnd := s.open(start)
-	return top < 0 || topEnd >= end
-}
-
-// fitsUnder reports whether span i nests on a lane without thread identity:
-// the innermost open slice must enclose it and be one of its ancestors, so
-// that nesting on the timeline never claims a call that did not happen.
-func (l *layout) fitsUnder(s *laneState, i int32, start, end int64) bool {
-	top, topEnd := s.open(start)
-	if top < 0 {
-		return true
-	}
-	if topEnd < end {
-		return false
-	}
-	for p := l.parent[i]; p >= 0; p = l.parent[p] {
-		if p == top {
-			return true
-		}
-	}
-	return false
+// empty reports whether nothing is open on the lane at start.
+func (s *laneState) empty(start int64) bool {
+	top, _ := s.open(start)
+	return top < 0
 }
 
 func (s *laneState) push(end int64, i int32) {
@@ -279,11 +276,39 @@ func (s *laneState) push(end int64, i int32) {
 	s.spans = append(s.spans, i)
 }
 
+// fits reports whether span i, [start, end], may be drawn on lane s: nothing
+// is open there, or the innermost open slice encloses it and either is one of
+// its ancestors or is a call on the same goroutine (thread.id) of the same
+// trace. So a lane never draws a call inside a slice it did not happen in.
+func (l *layout) fits(s *laneState, i int32, start, end int64) bool {
+	top, topEnd := s.open(start)
+	if top < 0 {
+		return true
+	}
+	if topEnd < end {
+		return false
+	}
+	if l.descends(i, top) {
+		return true
+	}
+	a, b := l.rec(i), l.rec(top)
+	return a.hasTID && b.hasTID && a.tid == b.tid && a.trace == b.trace
+}
+
+// goroutine identifies the thread a span ran on: its thread.id within its
+// trace. Thread ids are reused by later requests, so the trace is part of it.
+type goroutine struct {
+	trace pcommon.TraceID
+	tid   int64
+}
+
 // placeLanes assigns pids and lanes. Services are ordered by their first
-// span; within a process, a span goes on its thread.id lane when it nests
-// there, else on its parent's lane when it fits inside it, else on the first
-// lane where it nests, else on a new lane. So every lane holds properly nested
-// slices and concurrency shows as parallel lanes.
+// span. Within a process, spans are placed in start order: a span goes on the
+// lane its goroutine (thread.id in its trace) last used, else on its parent's
+// lane, else on the lowest lane that is empty at its start, else on a new lane
+// - each only where [layout.fits] allows. So every lane holds properly nested
+// slices, nesting always means descent or the same goroutine, and concurrency
+// shows as parallel lanes. Placement is O(n log n) whatever the shape.
 func (l *layout) placeLanes(m *model) {
 	byProc := map[uint32][]int32{}
 	for _, i := range l.sel {
@@ -317,131 +342,179 @@ func (l *layout) placeLanes(m *model) {
 		return pa.key < pb.key
 	})
 	sel := l.sel[:0]
-	var states []*laneState // per lane index
 	for pi, p := range procIDs {
 		l.procs = append(l.procs, procOut{rec: p, pid: int64(pi + 1), sort: pi})
 		spans := byProc[p]
-		sort.Slice(spans, func(a, b int) bool { return l.less(m, spans[a], spans[b]) })
-
-		threads := map[int64]int32{} // thread.id -> lane
-		usedTID := map[int64]bool{}
-		for _, i := range spans {
-			if s := l.rec(i); s.hasTID && s.tid > 0 && s.tid <= maxTID {
-				usedTID[s.tid] = true
-			}
-		}
-		var packed []int32 // lanes without a thread.id, in creation order
-		nextTID := int64(1)
-		freeTID := func() int64 {
-			for usedTID[nextTID] {
-				nextTID++
-			}
-			usedTID[nextTID] = true
-			return nextTID
-		}
-		newLane := func(name string) int32 {
-			idx := int32(len(l.lanes))
-			l.lanes = append(l.lanes, laneOut{proc: pi, tid: freeTID(), name: name})
-			states = append(states, &laneState{})
-			return idx
-		}
-		for _, i := range spans {
-			s := l.rec(i)
-			start, end := s.start+l.shift[i], s.end+l.shift[i]
-			lane := int32(-1)
-			if s.hasTID && s.tid > 0 {
-				t, ok := threads[s.tid]
-				if !ok {
-					t = l.threadLane(m, i, start, end, states)
-					if t < 0 {
-						name := m.strs[s.tname]
-						if name == "" {
-							name = "thread " + itoa(s.tid)
-						}
-						if s.tid <= maxTID {
-							t = int32(len(l.lanes))
-							l.lanes = append(l.lanes, laneOut{proc: pi, tid: s.tid, name: name})
-							states = append(states, &laneState{})
-						} else {
-							// Viewers read tids as 32-bit numbers; a
-							// larger thread.id (an OS thread handle, say)
-							// gets a small one, and keeps its name.
-							t = newLane(name)
-						}
-					}
-					threads[s.tid] = t
-				}
-				if states[t].fits(start, end) {
-					lane = t
-				}
-			}
-			if p := l.parent[i]; lane < 0 && p >= 0 && l.rec(p).proc == s.proc {
-				if pl := l.lane[p]; pl >= 0 && l.fitsUnder(states[pl], i, start, end) {
-					lane = pl
-				}
-			}
-			if lane < 0 {
-				for _, pl := range packed {
-					if l.fitsUnder(states[pl], i, start, end) {
-						lane = pl
-						break
-					}
-				}
-			}
-			if lane < 0 {
-				lane = newLane("lane " + itoa(int64(len(packed)+1)))
-				packed = append(packed, lane)
-			}
-			states[lane].push(end, i)
-			l.lane[i] = lane
-		}
-		// Lanes are shown in the order they were opened, which is the order
-		// of their first span; spans are emitted lane by lane, each lane in
-		// start order.
-		first := len(l.lanes)
-		for li := range l.lanes {
-			if l.lanes[li].proc == pi && li < first {
-				first = li
-			}
-		}
-		for li := first; li < len(l.lanes); li++ {
-			l.lanes[li].sort = li - first
-		}
-		sort.SliceStable(spans, func(a, b int) bool {
-			return l.lanes[l.lane[spans[a]]].sort < l.lanes[l.lane[spans[b]]].sort
-		})
-		sel = append(sel, spans...)
+		sort.Slice(spans, func(a, b int) bool { return l.less(spans[a], spans[b]) })
+		sel = append(sel, l.placeProc(m, pi, spans)...)
 	}
 	l.sel = sel
 }
 
-// threadLane decides where the first span of a thread.id lane goes. When its
-// parent in the same process carries no thread.id (a request span, whose calls
-// sdkhook recorded) and the span fits under it, the thread shares the parent's
-// lane, so the calls nest right under the request. Otherwise (-1) the thread
-// gets a lane of its own.
-func (l *layout) threadLane(m *model, i int32, start, end int64, states []*laneState) int32 {
-	p := l.parent[i]
-	if p < 0 {
-		return -1
+// placeProc places the spans of one process, given in start order, and
+// returns them in emission order: lane by lane, each lane in start order.
+func (l *layout) placeProc(m *model, pi int, spans []int32) []int32 {
+	base := int32(len(l.lanes))
+	var states []*laneState // this process's lanes, by index - base
+	routines := map[goroutine]int32{}
+	var expiry endHeap // when each lane's outermost open slice ends
+	var free laneHeap  // lanes empty since an expiry, lowest first
+	for _, i := range spans {
+		s := l.rec(i)
+		start, end := l.times(i)
+		for len(expiry) > 0 && expiry[0].end <= start {
+			free.push(expiry.pop().lane)
+		}
+		lane := int32(-1)
+		g := goroutine{s.trace, s.tid}
+		if s.hasTID {
+			if gl, ok := routines[g]; ok && l.fits(states[gl], i, start, end) {
+				lane = gl
+			}
+		}
+		if p := l.parent[i]; lane < 0 && p >= 0 && l.rec(p).proc == s.proc {
+			if pl := l.lane[p] - base; pl >= 0 && l.fits(states[pl], i, start, end) {
+				lane = pl
+			}
+		}
+		for lane < 0 && len(free) > 0 {
+			// A lane may have been taken again since it emptied.
+			if c := free.pop(); states[c].empty(start) {
+				lane = c
+			}
+		}
+		if lane < 0 {
+			lane = int32(len(states))
+			states = append(states, &laneState{})
+		}
+		st := states[lane]
+		if st.empty(start) {
+			expiry.push(laneEnd{end, lane})
+		}
+		st.push(end, i)
+		if s.hasTID {
+			routines[g] = lane
+			name := m.strs[s.tname]
+			if name == "" {
+				name = "thread " + itoa(s.tid)
+			}
+			if st.names == 0 || (st.names == 1 && st.name != name) {
+				if st.names == 0 {
+					st.name = name
+				}
+				st.names++
+			}
+		}
+		l.lane[i] = base + lane
 	}
-	ps := l.rec(p)
-	if ps.proc != l.rec(i).proc || ps.hasTID {
-		return -1
+	// Lanes are shown in the order they were opened; tids are small numbers
+	// in that order (viewers read tids as 32-bit numbers, and a thread.id may
+	// be shared by several goroutines over time, so it cannot be the tid).
+	packed := 0
+	for k, st := range states {
+		name := st.name
+		switch {
+		case st.names == 0:
+			packed++
+			name = "lane " + itoa(int64(packed))
+		case st.names > 1:
+			name += " and others"
+		}
+		l.lanes = append(l.lanes, laneOut{proc: pi, tid: int64(k + 1), name: name, sort: k})
 	}
-	pl := l.lane[p]
-	if pl < 0 || !l.fitsUnder(states[pl], i, start, end) {
-		return -1
+	sort.SliceStable(spans, func(a, b int) bool { return l.lane[spans[a]] < l.lane[spans[b]] })
+	return spans
+}
+
+// laneEnd is when a lane's outermost open slice ends.
+type laneEnd struct {
+	end  int64
+	lane int32
+}
+
+// endHeap is a min-heap of lane ends.
+type endHeap []laneEnd
+
+func (h *endHeap) push(e laneEnd) {
+	*h = append(*h, e)
+	s := *h
+	for c := len(s) - 1; c > 0; {
+		p := (c - 1) / 2
+		if s[p].end <= s[c].end {
+			break
+		}
+		s[p], s[c] = s[c], s[p]
+		c = p
 	}
-	if s := l.rec(i); s.tname != 0 {
-		l.lanes[pl].name = m.strs[s.tname]
+}
+
+func (h *endHeap) pop() laneEnd {
+	s := *h
+	top := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	s = s[:n]
+	for p := 0; ; {
+		c := 2*p + 1
+		if c >= n {
+			break
+		}
+		if c+1 < n && s[c+1].end < s[c].end {
+			c++
+		}
+		if s[p].end <= s[c].end {
+			break
+		}
+		s[p], s[c] = s[c], s[p]
+		p = c
 	}
-	return pl
+	*h = s
+	return top
+}
+
+// laneHeap is a min-heap of lane indices.
+type laneHeap []int32
+
+func (h *laneHeap) push(v int32) {
+	*h = append(*h, v)
+	s := *h
+	for c := len(s) - 1; c > 0; {
+		p := (c - 1) / 2
+		if s[p] <= s[c] {
+			break
+		}
+		s[p], s[c] = s[c], s[p]
+		c = p
+	}
+}
+
+func (h *laneHeap) pop() int32 {
+	s := *h
+	top := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	s = s[:n]
+	for p := 0; ; {
+		c := 2*p + 1
+		if c >= n {
+			break
+		}
+		if c+1 < n && s[c+1] < s[c] {
+			c++
+		}
+		if s[p] <= s[c] {
+			break
+		}
+		s[p], s[c] = s[c], s[p]
+		p = c
+	}
+	*h = s
+	return top
 }
 
 // less orders spans for placement: by start, longer first, parents before
 // children, then by IDs so equal spans still order deterministically.
-func (l *layout) less(m *model, a, b int32) bool {
+func (l *layout) less(a, b int32) bool {
 	sa, sb := l.rec(a), l.rec(b)
 	if x, y := sa.start+l.shift[a], sb.start+l.shift[b]; x != y {
 		return x < y
@@ -458,107 +531,10 @@ func (l *layout) less(m *model, a, b int32) bool {
 	return bytes.Compare(sa.id[:], sb.id[:]) < 0
 }
 
-func (l *layout) addFlows(m *model) {
-	for _, i := range l.sel {
-		if p := l.parent[i]; p >= 0 && l.lane[p] != l.lane[i] {
-			l.flows = append(l.flows, flowOut{from: p, to: i})
-		}
-		s := l.rec(i)
-		for k := s.links; k < s.links+s.nLinks; k++ {
-			lk := m.links[k]
-			j, ok := l.find(m, lk.trace, lk.id)
-			if !ok || j == i || l.lane[j] < 0 {
-				continue
-			}
-			l.flows = append(l.flows, flowOut{from: j, to: i, link: true})
-		}
-	}
-	if len(l.flows) == 0 {
-		return
-	}
-	// A viewer binds a flow event to the innermost slice open at its time on
-	// its lane. So each end is put where its own slice is open and none of the
-	// slices nested under it on that lane are: the arrow then joins exactly the
-	// two spans it stands for, not a sibling call that happens to be open.
-	kids := map[int32][]int32{}
-	for _, f := range l.flows {
-		kids[f.from], kids[f.to] = nil, nil
-	}
-	var stack []int32
-	lastLane := int32(-1)
-	for _, i := range l.sel {
-		if l.lane[i] != lastLane {
-			stack, lastLane = stack[:0], l.lane[i]
-		}
-		start, _ := l.times(i)
-		for len(stack) > 0 {
-			if _, topEnd := l.times(stack[len(stack)-1]); topEnd > start {
-				break
-			}
-			stack = stack[:len(stack)-1]
-		}
-		if n := len(stack); n > 0 {
-			if k, ok := kids[stack[n-1]]; ok {
-				kids[stack[n-1]] = append(k, i)
-			}
-		}
-		stack = append(stack, i)
-	}
-	for n := range l.flows {
-		f := &l.flows[n]
-		toStart, _ := l.times(f.to)
-		f.toAt = l.freePoint(f.to, kids[f.to], toStart, false)
-		// The source end, in the target's time: as close before the target
-		// starts as the source's own open time allows.
-		f.fromAt = l.freePoint(f.from, kids[f.from], f.toAt, true)
-	}
-}
-
 // times returns span i's start and end after clock-skew correction.
 func (l *layout) times(i int32) (int64, int64) {
 	s := l.rec(i)
 	return s.start + l.shift[i], s.end + l.shift[i]
-}
-
-// freePoint returns a time inside span p, strictly within it and outside
-// every slice nested under it on its lane (kids, in start order), as close to
-// want as possible: at or before want when before is set, else at or after.
-// When p has no such time (its children cover it), the nearest time in p.
-func (l *layout) freePoint(p int32, kids []int32, want int64, before bool) int64 {
-	ps, pe := l.times(p)
-	if pe-ps < 2 {
-		return ps
-	}
-	type span struct{ lo, hi int64 }
-	free := make([]span, 0, len(kids)+1)
-	lo := ps + 1
-	for _, k := range kids {
-		ks, ke := l.times(k)
-		if ks-1 >= lo {
-			free = append(free, span{lo, ks - 1})
-		}
-		lo = max(lo, ke+1)
-	}
-	if pe-1 >= lo {
-		free = append(free, span{lo, pe - 1})
-	}
-	if len(free) == 0 {
-		return min(max(want, ps), pe)
-	}
-	if before {
-		for k := len(free) - 1; k >= 0; k-- {
-			if free[k].lo <= want {
-				return min(want, free[k].hi)
-			}
-		}
-		return free[0].lo
-	}
-	for _, f := range free {
-		if f.hi >= want {
-			return max(want, f.lo)
-		}
-	}
-	return free[len(free)-1].hi
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
