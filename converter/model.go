@@ -27,6 +27,8 @@ func keyOf(t pcommon.TraceID, s pcommon.SpanID) spanKey {
 	return k
 }
 
+func (k spanKey) id() pcommon.SpanID { return pcommon.SpanID(k[16:]) }
+
 type spanRec struct {
 	trace     pcommon.TraceID
 	id        pcommon.SpanID
@@ -86,14 +88,23 @@ type model struct {
 
 	noStart   int // spans left out for having no start time
 	sharedIDs int // span IDs shared by two services, split in two
+
+	// The server halves of span IDs shared by two services, and server
+	// spans by parent, so a shared span given twice is kept once however
+	// it was split. Both are keyed by the shared (parent) ID and the
+	// server's instance.
+	halves  map[halfKey]half
+	servers map[halfKey]int32
 }
 
 func newModel(cfg *config) *model {
 	m := &model{
-		cfg:    cfg,
-		strIdx: map[string]uint32{},
-		index:  map[spanKey]int32{},
-		pidx:   map[string]uint32{},
+		cfg:     cfg,
+		strIdx:  map[string]uint32{},
+		index:   map[spanKey]int32{},
+		pidx:    map[string]uint32{},
+		halves:  map[halfKey]half{},
+		servers: map[halfKey]int32{},
 	}
 	m.str("") // index 0 is the empty string
 	return m
@@ -281,6 +292,22 @@ func (m *model) addSpan(sp ptrace.Span, proc uint32, scope string) {
 	}
 	idx, dup := m.index[key]
 	if !dup {
+		if r.kind == ptrace.SpanKindServer && !r.parent.IsEmpty() && r.parent != r.id {
+			hk := halfKey{keyOf(r.trace, r.parent), r.proc}
+			if h, ok := m.halves[hk]; ok && m.sameSpan(m.spans.at(h.idx), &r) {
+				// The server half of a shared ID that Jaeger's deduper
+				// already split (and gave an ID of its own): the span is
+				// here already, split by us from another input.
+				m.mergeHalf(hk, h, &r)
+				return
+			}
+			i := m.spans.push(r)
+			m.index[key] = i
+			if _, ok := m.servers[hk]; !ok {
+				m.servers[hk] = i
+			}
+			return
+		}
 		m.index[key] = m.spans.push(r)
 		return
 	}
@@ -298,22 +325,88 @@ func (m *model) addSpan(sp ptrace.Span, proc uint32, scope string) {
 	// span between client and server, and Jaeger keeps it so in its raw
 	// traces. As Jaeger's deduper does, the server side gets an ID of its
 	// own and becomes the client's child; both are kept.
-	m.sharedIDs++
 	server, other := &r, old
 	if old.kind == ptrace.SpanKindServer && r.kind != ptrace.SpanKindServer ||
 		old.kind == r.kind && m.procs[old.proc].key > m.procs[r.proc].key {
 		server, other = old, &r
 	}
-	server.id = m.freshID(server.trace, server.id, m.procs[server.proc].key)
 	if server.kind == ptrace.SpanKindServer && other.kind == ptrace.SpanKindClient {
 		server.parent = other.id
 	}
+	hk := halfKey{key, server.proc}
+	h, seen := m.halves[hk]
+	if !seen {
+		// Jaeger's deduper may have split this span in an input read
+		// before: its server half sits under the shared ID, with an ID
+		// of its own.
+		if j, ok := m.servers[hk]; ok && j != idx && m.sameSpan(m.spans.at(j), server) {
+			m.sharedIDs++
+			h, seen = half{idx: j}, true
+			m.halves[hk] = h
+		}
+	}
+	if seen {
+		// This half is here already: the same input read twice, or an
+		// OTLP and a Jaeger copy of one trace.
+		m.mergeHalf(hk, h, server)
+		if server == old {
+			*old = r // the slot that held the server half now holds the client
+		}
+		return
+	}
+	m.sharedIDs++
+	server.id = m.freshID(server.trace, server.id, m.procs[server.proc].key)
 	if server == old {
 		m.index[keyOf(old.trace, old.id)] = idx
 		m.index[key] = m.spans.push(r)
+		m.halves[hk] = half{idx: idx, madeUp: true}
 	} else {
-		m.index[keyOf(r.trace, r.id)] = m.spans.push(r)
+		i := m.spans.push(r)
+		m.index[keyOf(r.trace, r.id)] = i
+		m.halves[hk] = half{idx: i, madeUp: true}
 	}
+}
+
+// halfKey names one side of a span ID that two services shared: the trace
+// and shared ID, and the service instance of that side.
+type halfKey struct {
+	span spanKey
+	proc uint32
+}
+
+// half locates the server half of a shared span ID in the store.
+type half struct {
+	idx    int32
+	madeUp bool // its ID is one freshID made, not one from the input
+}
+
+// sameSpan reports whether a and b are one span seen twice: what the inputs
+// say of it matches, at the microsecond precision of Jaeger's exports.
+func (m *model) sameSpan(a, b *spanRec) bool {
+	return a.trace == b.trace && a.proc == b.proc && a.kind == b.kind && a.name == b.name &&
+		a.start/1000 == b.start/1000 && (a.end-a.start)/1000 == (b.end-b.start)/1000
+}
+
+// mergeHalf keeps one record of a shared span's server half seen twice (r and
+// the one at h). The ID kept is one the input gave, if any (its children
+// refer to it), the lowest if two did; every ID seen finds the record.
+func (m *model) mergeHalf(hk halfKey, h half, r *spanRec) {
+	kept := m.spans.at(h.idx)
+	id := kept.id
+	if r.id != hk.span.id() {
+		// r has an ID of its own (Jaeger's deduper gave it one).
+		if h.madeUp || bytes.Compare(r.id[:], id[:]) < 0 {
+			id = r.id
+		}
+		m.index[keyOf(r.trace, r.id)] = h.idx
+		m.halves[hk] = half{idx: h.idx}
+	}
+	r.id = id
+	if m.better(r, kept) {
+		*kept = *r
+	}
+	kept.id = id
+	m.index[keyOf(kept.trace, id)] = h.idx
 }
 
 // better reports whether a should be kept over b, two records of one span:
