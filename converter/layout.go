@@ -245,8 +245,8 @@ const maxSkew = int64(time.Hour)
 type laneState struct {
 	ends  []int64
 	spans []int32 // local span index of each open slice
-	name  string  // the first thread placed on the lane, if any
-	names int     // distinct thread names placed on the lane
+	g     goroutine // the first goroutine placed on the lane
+	gs    int       // distinct goroutines placed on the lane (counted to 2)
 }
 
 // open pops the slices that ended at or before start, as importers do when a
@@ -357,6 +357,7 @@ func (l *layout) placeProc(m *model, pi int, spans []int32) []int32 {
 	base := int32(len(l.lanes))
 	var states []*laneState // this process's lanes, by index - base
 	routines := map[goroutine]int32{}
+	names := map[goroutine]string{} // thread.name, where a span gave one
 	var expiry endHeap // when each lane's outermost open slice ends
 	var free laneHeap  // lanes empty since an expiry, lowest first
 	for _, i := range spans {
@@ -394,15 +395,14 @@ func (l *layout) placeProc(m *model, pi int, spans []int32) []int32 {
 		st.push(end, i)
 		if s.hasTID {
 			routines[g] = lane
-			name := m.strs[s.tname]
-			if name == "" {
-				name = "thread " + itoa(s.tid)
+			if names[g] == "" && s.tname != 0 {
+				names[g] = m.strs[s.tname]
 			}
-			if st.names == 0 || (st.names == 1 && st.name != name) {
-				if st.names == 0 {
-					st.name = name
+			if st.gs == 0 || (st.gs == 1 && st.g != g) {
+				if st.gs == 0 {
+					st.g = g
 				}
-				st.names++
+				st.gs++
 			}
 		}
 		l.lane[i] = base + lane
@@ -412,12 +412,15 @@ func (l *layout) placeProc(m *model, pi int, spans []int32) []int32 {
 	// be shared by several goroutines over time, so it cannot be the tid).
 	packed := 0
 	for k, st := range states {
-		name := st.name
+		name := names[st.g]
+		if name == "" {
+			name = "thread " + itoa(st.g.tid)
+		}
 		switch {
-		case st.names == 0:
+		case st.gs == 0:
 			packed++
 			name = "lane " + itoa(int64(packed))
-		case st.names > 1:
+		case st.gs > 1:
 			name += " and others"
 		}
 		l.lanes = append(l.lanes, laneOut{proc: pi, tid: int64(k + 1), name: name, sort: k})

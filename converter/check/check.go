@@ -1,15 +1,19 @@
 // Package check validates Chrome Trace Event JSON written by otel2chrome and
 // summarises it, so every test that produces a timeline asserts the same invariants.
 //
-// Invariants checked by [Validate]:
+// [Validate] replays the file as Perfetto's importer reads it (see importer.go)
+// and checks:
 //   - the file is one JSON object with a traceEvents array and known phases;
 //   - every ts and dur is a finite, non-negative number;
-//   - the complete (X) events of each pid/tid nest properly: two slices on one lane
-//     are either disjoint or one contains the other;
-//   - every flow start (s) has exactly one finish (f) with the same id, and both
-//     fall inside a slice on their own lane; where slices carry span IDs, the
-//     slices the two ends bind to (the innermost open at their time) are a
-//     parent and its child, or linked;
+//   - the slices of each pid/tid nest properly (no importer drops one), and a
+//     slice nested in another descends from it or ran on the same goroutine
+//     (thread.id) of the same trace;
+//   - every flow end binds to a slice, no arrow ends before it starts, and every
+//     arrow joins a parent and its child or two linked spans (never a span event),
+//     forward in time; every parent and child on different lanes and every pair of
+//     linked spans has one arrow, but for the omissions otherData.flows_omitted
+//     declares;
+//   - each span appears once, otherData.spans of them; span events lie in their span;
 //   - every pid has a process_name and every pid/tid that holds an event has a
 //     thread_name.
 package check
@@ -28,17 +32,21 @@ import (
 
 // Event is one trace event as read back from the file.
 type Event struct {
-	Name string         `json:"name"`
-	Cat  string         `json:"cat"`
-	Ph   string         `json:"ph"`
-	Ts   *float64       `json:"ts"`
-	Dur  *float64       `json:"dur"`
-	Pid  int64          `json:"pid"`
-	Tid  int64          `json:"tid"`
-	ID   json.Number    `json:"id"`
-	BP   string         `json:"bp"`
-	S    string         `json:"s"`
-	Args map[string]any `json:"args"`
+	Name string      `json:"name"`
+	Cat  string      `json:"cat"`
+	Ph   string      `json:"ph"`
+	Ts   *float64    `json:"ts"`
+	Dur  *float64    `json:"dur"`
+	Pid  int64       `json:"pid"`
+	Tid  int64       `json:"tid"`
+	ID   json.Number `json:"id"`
+	BP   string      `json:"bp"`
+	S    string      `json:"s"`
+	// BindID, FlowIn and FlowOut bind flow ends to a complete event itself.
+	BindID  json.RawMessage `json:"bind_id"`
+	FlowIn  bool            `json:"flow_in"`
+	FlowOut bool            `json:"flow_out"`
+	Args    map[string]any  `json:"args"`
 }
 
 // Slice is a complete (X) event.
@@ -61,7 +69,9 @@ type Report struct {
 	Events    []Event          // every event, in file order
 	Slices    []Slice          // X events, in file order
 	Instants  []Event          // i/I events
-	Flows     int              // matched s/f pairs
+	Flows     int              // arrows, as an importer binds them
+	Arrows    []Arrow          // every arrow, as an importer binds it
+	Omitted   int              // arrows between spans the file leaves out (at most otherData.flows_omitted)
 	Processes map[int64]string // pid -> process_name
 	Threads   map[Lane]string  // lane -> thread_name
 	OtherData map[string]any   // the otherData object
@@ -94,12 +104,6 @@ func Validate(data []byte) (*Report, error) {
 		SpanSlices: map[string]Slice{},
 	}
 	used := map[Lane]bool{}
-	type flowEnd struct {
-		idx int
-		ev  Event
-	}
-	starts := map[string]*flowEnd{}
-	finishes := map[string]*flowEnd{}
 	for i, e := range f.TraceEvents {
 		if e.Ph == "" {
 			return nil, fmt.Errorf("event %d: no ph", i)
@@ -145,40 +149,17 @@ func Validate(data []byte) (*Report, error) {
 			}
 		case "i", "I":
 			r.Instants = append(r.Instants, e)
-		case "s", "f":
+		case "s", "f", "t":
 			if e.ID == "" {
 				return nil, fmt.Errorf("event %d (%s %q): flow without id", i, e.Ph, e.Name)
 			}
-			key := e.Cat + "\x00" + e.Name + "\x00" + string(e.ID)
-			m := starts
-			if e.Ph == "f" {
-				m = finishes
-				if e.BP != "e" {
-					return nil, fmt.Errorf("event %d: flow finish %s without bp:\"e\"", i, e.ID)
-				}
-			}
-			if fe := m[key]; fe != nil {
-				return nil, fmt.Errorf("event %d: flow %s has two %q events (first at event %d)", i, e.ID, e.Ph, fe.idx)
-			}
-			m[key] = &flowEnd{idx: i, ev: e}
-		case "B", "E", "b", "e", "n", "C", "t", "P", "O", "N", "D":
+		case "B", "E", "b", "e", "n", "C", "P", "O", "N", "D":
 			// Valid phases otel2chrome does not write; accepted so the checker
 			// can read other producers' files.
 		default:
 			return nil, fmt.Errorf("event %d: unknown phase %q", i, e.Ph)
 		}
 	}
-	for key, s := range starts {
-		if finishes[key] == nil {
-			return nil, fmt.Errorf("event %d: flow start %s has no finish", s.idx, s.ev.ID)
-		}
-	}
-	for key, f := range finishes {
-		if starts[key] == nil {
-			return nil, fmt.Errorf("event %d: flow finish %s has no start", f.idx, f.ev.ID)
-		}
-	}
-	r.Flows = len(starts)
 	for l := range used {
 		if _, ok := r.Processes[l.Pid]; !ok {
 			return nil, fmt.Errorf("pid %d has no process_name", l.Pid)
@@ -187,62 +168,15 @@ func Validate(data []byte) (*Report, error) {
 			return nil, fmt.Errorf("pid %d tid %d has no thread_name", l.Pid, l.Tid)
 		}
 	}
-	lanes := r.Lanes()
-	for l, ss := range lanes {
-		if err := checkNesting(l, ss); err != nil {
-			return nil, err
-		}
+	im := replay(f.TraceEvents)
+	if len(im.errs) > 0 {
+		return nil, fmt.Errorf("%s", strings.Join(im.errs, "; "))
 	}
-	bound := func(fe *flowEnd) (Slice, error) {
-		l := Lane{fe.ev.Pid, fe.ev.Tid}
-		s, ok := innermost(lanes[l], *fe.ev.Ts)
-		if !ok {
-			return s, fmt.Errorf("event %d: flow %s %q at ts %v is not inside a slice on pid %d tid %d",
-				fe.idx, fe.ev.ID, fe.ev.Ph, *fe.ev.Ts, l.Pid, l.Tid)
-		}
-		return s, nil
+	if err := r.meaning(im); err != nil {
+		return nil, err
 	}
-	for key, st := range starts {
-		from, err := bound(st)
-		if err != nil {
-			return nil, err
-		}
-		fin := finishes[key]
-		to, err := bound(fin)
-		if err != nil {
-			return nil, err
-		}
-		// When the slices carry span IDs (otel2chrome's do), the arrow must
-		// join a parent and its child, or a span and the span it links to.
-		fromID, _ := from.Args["span_id"].(string)
-		toID, _ := to.Args["span_id"].(string)
-		if fromID == "" || toID == "" {
-			continue
-		}
-		if to.Args["parent_span_id"] == fromID || linksTo(to, fromID) {
-			continue
-		}
-		return nil, fmt.Errorf("event %d: flow %s binds %q (span %s) to %q (span %s, parent %v), which are neither parent and child nor linked",
-			st.idx, st.ev.ID, from.Name, fromID, to.Name, toID, to.Args["parent_span_id"])
-	}
+	r.Flows = len(r.Arrows)
 	return r, nil
-}
-
-// innermost returns the slice a viewer binds a flow event at ts to: the
-// deepest slice on the lane open at ts, boundaries included (so an event on a
-// boundary counts as ambiguous and binds to the nested slice).
-func innermost(ss []Slice, ts float64) (Slice, bool) {
-	var best Slice
-	found := false
-	for _, s := range ss {
-		if s.Ts > ts+eps {
-			break // ss is sorted by start
-		}
-		if ts <= s.End()+eps && (!found || s.Ts >= best.Ts) {
-			best, found = s, true
-		}
-	}
-	return best, found
 }
 
 func linksTo(s Slice, spanID string) bool {
