@@ -33,31 +33,6 @@ func Available() (path string, ok bool) {
 	return path, err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }
 
-// TB is the part of testing.TB that [Require] uses, so that this package does
-// not link the testing package into the programs that import it.
-type TB interface {
-	Helper()
-	Skip(args ...any)
-	Fatal(args ...any)
-}
-
-// Require returns tpq's path, or ends the test: it skips, loudly, when tpq is
-// absent, and fails instead when OTEL2CHROME_REQUIRE_TOOLS=1 (as in CI).
-func Require(t TB) string {
-	t.Helper()
-	path, ok := Available()
-	if ok {
-		return path
-	}
-	msg := fmt.Sprintf("Perfetto trace processor missing (no executable %s): "+
-		"the Perfetto import check did NOT run; build it with bash .ci/perfetto.sh", path)
-	if os.Getenv("OTEL2CHROME_REQUIRE_TOOLS") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip("SKIPPED: " + msg)
-	return ""
-}
-
 // table is one query's answer; a nil cell is SQL NULL.
 type table struct {
 	Columns []string    `json:"columns"`
