@@ -318,17 +318,20 @@ func (cw *chromeWriter) flow(id int64, f flowOut) {
 // bind appends the bind_id role of span i's complete event, if it has one.
 func (cw *chromeWriter) bind(i int32) {
 	p, e := &cw.l.plan, &cw.enc
-	if p.out == nil {
+	if p.out == nil || (!p.out[i] && p.in[i] < 0) {
 		return
 	}
-	switch {
-	case p.out[i]:
-		e.buf = append(e.buf, `,"bind_id":"0x`...)
-		e.buf = strconv.AppendInt(e.buf, flowBase+int64(p.key[i].pos), 16)
-		e.buf = append(e.buf, `","flow_out":true`...)
-	case p.in[i] >= 0:
-		e.buf = append(e.buf, `,"bind_id":"0x`...)
-		e.buf = strconv.AppendInt(e.buf, flowBase+int64(p.key[p.in[i]].pos), 16)
-		e.buf = append(e.buf, `","flow_in":true`...)
+	id := p.idOf[i]
+	if !p.out[i] {
+		id = p.idOf[p.in[i]]
+	}
+	e.buf = append(e.buf, `,"bind_id":"0x`...)
+	e.buf = strconv.AppendInt(e.buf, flowBase+int64(p.key[id].pos), 16)
+	e.buf = append(e.buf, '"')
+	if p.in[i] >= 0 {
+		e.buf = append(e.buf, `,"flow_in":true`...)
+	}
+	if p.out[i] {
+		e.buf = append(e.buf, `,"flow_out":true`...)
 	}
 }

@@ -68,8 +68,11 @@ func (a sliceKey) compare(b sliceKey) int {
 
 // flowPlan holds, per local span, the bind_id role its complete event carries.
 type flowPlan struct {
-	out    []bool  // flow_out with the span's own id
-	in     []int32 // flow_in with this source's id, or -1
+	out    []bool  // flow_out: the span holds the id idOf names
+	in     []int32 // flow_in from this source, or -1 (with out: a step that takes over the source's id)
+	idOf   []int32 // the span whose position names the id a holder holds
+	moved  []bool  // the span's id has passed to its last target
+	lastTo []int32 // the last target of the span's arrows, in reading order
 	key    []sliceKey
 	alone  []bool // no other slice event on the lane begins at its start after it
 	first  []bool // no other slice event on the lane begins at its start before it
@@ -183,8 +186,12 @@ func (l *layout) planFlows() {
 	n := len(l.ids)
 	f.out = make([]bool, n)
 	f.in = make([]int32, n)
+	f.idOf = make([]int32, n)
+	f.moved = make([]bool, n)
+	f.lastTo = make([]int32, n)
 	for i := range f.in {
 		f.in[i] = -1
+		f.idOf[i] = int32(i)
 	}
 	nOut := make([]int32, n)
 	for _, fl := range l.flows {
@@ -199,6 +206,9 @@ func (l *layout) planFlows() {
 		}
 		return f.key[a.from].compare(f.key[b.from])
 	})
+	for _, fl := range l.flows {
+		f.lastTo[fl.from] = fl.to
+	}
 	for lo := 0; lo < len(l.flows); {
 		hi := lo + 1
 		t := l.flows[lo].to
@@ -220,11 +230,12 @@ func (l *layout) planFlows() {
 // planTarget binds the arrows into span t, whose sources are settled.
 func (l *layout) planTarget(t int32, ins []flowOut, hasOut bool) {
 	f := &l.plan
+	holds := func(fl flowOut) bool { return f.out[fl.from] && !f.moved[fl.from] }
 	byIDs := -1 // the arrow bound with bind_id, if any
 	if !hasOut {
 		// flow_in for one arrow: preferably one s/f cannot bind.
 		for k, fl := range ins {
-			if !f.out[fl.from] {
+			if !holds(fl) {
 				continue
 			}
 			if byIDs < 0 {
@@ -236,13 +247,26 @@ func (l *layout) planTarget(t int32, ins []flowOut, hasOut bool) {
 			}
 		}
 	} else {
-		// t keeps flow_out for its own arrows unless an arrow into it can
-		// only be bound with bind_id and t's own arrows can leave by s/f.
+		// A step: t is the last target of a source holding an id, so it
+		// takes the arrow and the id, and its own arrows leave with it.
 		for k, fl := range ins {
-			if l.slices(fl) == bindNone && f.out[fl.from] && f.alone[t] {
+			if holds(fl) && f.lastTo[fl.from] == t {
+				byIDs = k
+				f.idOf[t] = f.idOf[fl.from]
+				f.moved[fl.from] = true
+				break
+			}
+		}
+		// Else t keeps flow_out for its own arrows unless an arrow into
+		// it can only be bound with bind_id and t's own arrows can leave
+		// by s/f.
+		for k, fl := range ins {
+			if byIDs >= 0 {
+				break
+			}
+			if l.slices(fl) == bindNone && holds(fl) && f.alone[t] {
 				byIDs = k
 				f.out[t] = false
-				break
 			}
 		}
 	}

@@ -244,7 +244,7 @@ const maxSkew = int64(time.Hour)
 // last.
 type laneState struct {
 	ends  []int64
-	spans []int32 // local span index of each open slice
+	spans []int32   // local span index of each open slice
 	g     goroutine // the first goroutine placed on the lane
 	gs    int       // distinct goroutines placed on the lane (counted to 2)
 }
@@ -358,8 +358,8 @@ func (l *layout) placeProc(m *model, pi int, spans []int32) []int32 {
 	var states []*laneState // this process's lanes, by index - base
 	routines := map[goroutine]int32{}
 	names := map[goroutine]string{} // thread.name, where a span gave one
-	var expiry endHeap // when each lane's outermost open slice ends
-	var free laneHeap  // lanes empty since an expiry, lowest first
+	var expiry endHeap              // when each lane's outermost open slice ends
+	var free laneHeap               // lanes empty since an expiry, lowest first
 	for _, i := range spans {
 		s := l.rec(i)
 		start, end := l.times(i)

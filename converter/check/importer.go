@@ -46,8 +46,8 @@ type importer struct {
 	v2      map[string]int // bind_id -> slice index
 	pending map[Lane][]string
 	ended   map[string]bool // v1 flows with a finish
-	arrows  [][2]int // slice indices
-	nested  [][2]int // (enclosing, nested) slice indices, for every slice with an enclosing one
+	arrows  [][2]int        // slice indices
+	nested  [][2]int        // (enclosing, nested) slice indices, for every slice with an enclosing one
 	errs    []string
 }
 
