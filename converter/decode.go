@@ -19,6 +19,7 @@ import (
 const (
 	formatOTLPProto       = "OTLP protobuf"
 	formatOTLPProtoStream = "OTLP protobuf stream"
+	formatOTLPJSONStream  = "OTLP JSON stream"
 	formatOTLPJSON        = "OTLP JSON"
 	formatJaegerJSON      = "Jaeger JSON"
 	formatJaegerV3JSON    = "Jaeger api_v3 JSON"
@@ -36,6 +37,12 @@ const maxWrapDepth = 3
 // maxZstdWindow bounds the window a zstd frame may ask for: the collector's
 // encoder uses a few MiB, and a forged header must not make us allocate GiBs.
 const maxZstdWindow = 128 << 20
+
+// zstdWindow is the largest window a zstd frame may ask for: no more than
+// the limit on a message, and at least the 1 KiB the zstd package requires.
+func (d *decoder) zstdWindow() uint64 {
+	return uint64(max(min(d.max, maxZstdWindow), 1<<10))
+}
 
 // decoder reads one named input and hands every decoded batch to add.
 type decoder struct {
@@ -110,7 +117,7 @@ func (d *decoder) sniff(br *bufio.Reader, depth int, wrap string) error {
 		if depth >= maxWrapDepth {
 			return fmt.Errorf("%s%s: compression nested more than %d deep", d.name, wrap, maxWrapDepth)
 		}
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(uint64(min(d.max, maxZstdWindow))))
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(d.zstdWindow()))
 		if err != nil {
 			return fmt.Errorf("%s: zstd: %w", d.name, err)
 		}
@@ -135,19 +142,20 @@ func (d *decoder) sniff(br *bufio.Reader, depth int, wrap string) error {
 		return d.decodeProto(name, br)
 	case head[0] == 0x00:
 		// A length prefix below 16 MiB: the collector file exporter's stream.
-		return d.decodeProtoStream(name, br)
+		return d.decodeStream(name, br)
 	case isStreamHead(br):
 		// A first message of 16 MiB or more: the prefix is followed by a
-		// TracesData (0x0a) or a zstd frame.
-		return d.decodeProtoStream(name, br)
+		// TracesData (0x0a), a JSON object or a zstd frame.
+		return d.decodeStream(name, br)
 	}
 	return fmt.Errorf("%s: unrecognised format: input starts with bytes % x; want OTLP protobuf (single message or "+
-		"length-prefixed stream), OTLP JSON or JSON Lines, Jaeger JSON, optionally gzip or zstd compressed", name, head)
+		"length-prefixed stream), OTLP JSON (one object, JSON Lines or length-prefixed stream), Jaeger JSON, "+
+		"optionally gzip or zstd compressed", name, head)
 }
 
 func isStreamHead(br *bufio.Reader) bool {
 	b, _ := br.Peek(8)
-	return len(b) >= 5 && (b[4] == 0x0a || bytes.HasPrefix(b[4:], zstdMagic))
+	return len(b) >= 5 && (b[4] == 0x0a || b[4] == '{' || bytes.HasPrefix(b[4:], zstdMagic))
 }
 
 // firstSignificant returns the first byte that is not JSON whitespace or a
@@ -254,15 +262,19 @@ func (d *decoder) decodeProto(name string, br *bufio.Reader) error {
 	}
 }
 
-// decodeProtoStream reads the collector file exporter's protobuf format: each
-// message is a 4-byte big-endian length and then that many bytes of TracesData,
-// which with `compression: zstd` are a zstd frame of their own.
-func (d *decoder) decodeProtoStream(name string, br *bufio.Reader) error {
+// decodeStream reads the collector file exporter's length-prefixed format:
+// each message is a 4-byte big-endian length and then that many bytes of
+// TracesData (`format: proto`) or of OTLP JSON (`format: json` with
+// compression, which the exporter cannot write as lines). With
+// `compression: zstd` each message is a zstd frame of its own. What each
+// message holds is told from its content.
+func (d *decoder) decodeStream(name string, br *bufio.Reader) error {
 	var (
 		lenBuf [4]byte
 		buf    []byte
 		off    int64
 		zdec   *zstd.Decoder
+		format = formatOTLPProtoStream // until a message says otherwise
 	)
 	defer func() {
 		if zdec != nil {
@@ -276,12 +288,12 @@ func (d *decoder) decodeProtoStream(name string, br *bufio.Reader) error {
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %s: message %d at byte %d: truncated length prefix (%d of 4 bytes)",
-				name, formatOTLPProtoStream, n, off, k)
+				name, format, n, off, k)
 		}
 		size := int64(binary.BigEndian.Uint32(lenBuf[:]))
 		if size > d.max {
 			return fmt.Errorf("%s: %s: message %d at byte %d: length %d is over the limit of %d bytes",
-				name, formatOTLPProtoStream, n, off, size, d.max)
+				name, format, n, off, size, d.max)
 		}
 		if int64(cap(buf)) < size {
 			buf = make([]byte, size)
@@ -289,23 +301,34 @@ func (d *decoder) decodeProtoStream(name string, br *bufio.Reader) error {
 		buf = buf[:size]
 		if k, err := io.ReadFull(br, buf); err != nil {
 			return fmt.Errorf("%s: %s: message %d at byte %d: truncated: length prefix says %d bytes, input has %d",
-				name, formatOTLPProtoStream, n, off, size, k)
+				name, format, n, off, size, k)
 		}
-		msg := buf
+		msg, wrap := buf, ""
 		if bytes.HasPrefix(msg, zstdMagic) {
 			if zdec == nil {
 				zdec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
-					zstd.WithDecoderMaxMemory(uint64(d.max)), zstd.WithDecoderMaxWindow(uint64(min(d.max, maxZstdWindow))))
+					zstd.WithDecoderMaxMemory(uint64(d.max)), zstd.WithDecoderMaxWindow(d.zstdWindow()))
 				if err != nil {
 					return fmt.Errorf("%s: zstd: %w", name, err)
 				}
 			}
 			if msg, err = zdec.DecodeAll(msg, nil); err != nil {
-				return fmt.Errorf("%s: %s: message %d at byte %d: zstd: %w", name, formatOTLPProtoStream, n, off, err)
+				return fmt.Errorf("%s: %s: message %d at byte %d: zstd: %w", name, format, n, off, err)
 			}
+			wrap = fmt.Sprintf(", %d after zstd", len(msg))
 		}
-		if err := d.splitter.decode(msg); err != nil {
-			return fmt.Errorf("%s: %s: message %d at byte %d (%d bytes): %w", name, formatOTLPProtoStream, n, off, size, err)
+		if len(msg) > 0 && msg[0] == '{' {
+			// A TracesData never starts so: '{' would be field 15 as a
+			// deprecated group, which OTLP does not use.
+			format = formatOTLPJSONStream
+			d.docOff, d.docLine, d.docCol = 0, 1, 0 // positions are in the message
+			err = d.decodeDoc(msg)
+		} else {
+			format = formatOTLPProtoStream
+			err = d.splitter.decode(msg)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %s: message %d at byte %d (%d bytes%s): %w", name, format, n, off, size, wrap, err)
 		}
 		off += 4 + size
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -116,9 +117,13 @@ func TestDecodeRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var zstdStream [][]byte
-	for _, p := range protos {
+	var zstdStream, zstdJSON [][]byte
+	var jsonlFrames, streamFrames []byte // one zstd frame per write, as native compression with rotation writes
+	for i, p := range protos {
 		zstdStream = append(zstdStream, zst(p))
+		zstdJSON = append(zstdJSON, zst(jsons[i]))
+		jsonlFrames = append(jsonlFrames, zst(append(append([]byte{}, jsons[i]...), '\n'))...)
+		streamFrames = append(streamFrames, zst(lengthPrefixed(p))...)
 	}
 	jsonl := bytes.Join(jsons, []byte("\n"))
 	inputs := map[string][]byte{
@@ -128,6 +133,12 @@ func TestDecodeRoundTrip(t *testing.T) {
 		"proto stream, zstd messages": lengthPrefixed(zstdStream...),
 		"proto gzip":                  gz(protoBytes(t, td)),
 		"proto stream zstd":           zst(lengthPrefixed(protos...)),
+		"proto stream, zstd frames":   streamFrames,
+		"json stream, zstd messages":  lengthPrefixed(zstdJSON...),
+		"json stream":                 lengthPrefixed(jsons...),
+		"json stream gzip":            gz(lengthPrefixed(zstdJSON...)),
+		"json lines zstd":             zst(jsonl),
+		"json lines, zstd frames":     jsonlFrames,
 		"json":                        jsonBytes(t, td),
 		"json lines":                  jsonl,
 		"json lines, trailing blanks": append(append([]byte{}, jsonl...), "\n\n"...),
@@ -177,6 +188,9 @@ func TestDecodeErrors(t *testing.T) {
 	proto := protoBytes(t, td)
 	stream := lengthPrefixed(proto, proto)
 	js := jsonBytes(t, td)
+	zjs := zst(js)
+	jsonStream := lengthPrefixed(zjs, zjs)
+	badJSON := []byte(`{"resourceSpans":[{,}]}`)
 	tests := []struct {
 		name string
 		in   []byte
@@ -191,6 +205,17 @@ func TestDecodeErrors(t *testing.T) {
 		{"truncated stream body", stream[:len(stream)-10], nil, []string{"OTLP protobuf stream: message 2 at byte " + fmt.Sprint(4+len(proto)), "truncated"}},
 		{"truncated stream prefix", stream[:len(proto)+6], nil, []string{"message 2", "truncated length prefix (2 of 4 bytes)"}},
 		{"corrupt stream message", lengthPrefixed(proto, []byte{0x0a, 0xff, 0xff}), nil, []string{"message 2"}},
+		{"truncated json stream", jsonStream[:len(jsonStream)-10], nil, []string{"OTLP JSON stream: message 2 at byte " + fmt.Sprint(4+len(zjs)), "truncated"}},
+		{"corrupt json stream message", lengthPrefixed(zjs, zst(badJSON)), nil, []string{
+			fmt.Sprintf("OTLP JSON stream: message 2 at byte %d (%d bytes, %d after zstd): OTLP JSON: at byte 19 (line 1, column 20)",
+				4+len(zjs), len(zst(badJSON)), len(badJSON))}},
+		{"corrupt json stream message, no zstd", lengthPrefixed(js, badJSON), nil, []string{
+			fmt.Sprintf("OTLP JSON stream: message 2 at byte %d (%d bytes): OTLP JSON: at byte 19", 4+len(js), len(badJSON))}},
+		{"corrupt zstd in json stream", lengthPrefixed(zjs, append(append([]byte{}, zstdMagic...), "garbage"...)), nil, []string{
+			"OTLP JSON stream: message 2 at byte " + fmt.Sprint(4+len(zjs)) + ": zstd:"}},
+		{"json stream message too large", lengthPrefixed(zst(bytes.Repeat([]byte(" "), 200))), []Option{WithMaxInputSize(100)}, []string{
+			"message 1 at byte 0", "zstd"}},
+		{"zstd under a limit below 1 KiB", zst(js), []Option{WithMaxInputSize(100)}, []string{"in.x (zstd): reading: decompressed size exceeds configured limit"}},
 		{"bad json", []byte("{\"resourceSpans\": [\n  {,}]}"), nil, []string{"OTLP JSON", "line 2, column 4"}},
 		{"bad json line", append(append(append([]byte{}, js...), '\n'), []byte(`{"resourceSpans":[{"x"}]}`)...), nil, []string{"in.x: OTLP JSON: at byte", "(line 2, column 23)"}},
 		{"wrong json shape", []byte(`{"hello": 1}`), nil, []string{"not a known trace format"}},
@@ -470,6 +495,34 @@ func TestLargeScopeKeepsScope(t *testing.T) {
 				}
 			}
 			t.Errorf("%s: output differs from AddTraces; %d of %d slices lost their scope", name, lost, len(r.Slices))
+		}
+	}
+}
+
+// TestFileExporterOutput converts what the collector's file exporter wrote in
+// each of its formats (testdata/fileexporter/README.md says how): all give
+// the one timeline, holding every span with its scope.
+func TestFileExporterOutput(t *testing.T) {
+	files, err := filepath.Glob("testdata/fileexporter/traces.*")
+	if err != nil || len(files) != 6 {
+		t.Fatalf("want 6 file exporter samples, have %v (%v)", files, err)
+	}
+	var want []byte
+	for _, f := range files {
+		got := convertFile(t, f)
+		r := validateOrFail(t, got)
+		if len(r.Slices) != 9 || len(r.Instants) != 3 {
+			t.Errorf("%s: %d slices, %d instants; want 9 and 3", f, len(r.Slices), len(r.Instants))
+		}
+		for _, s := range r.Slices {
+			if s.Cat != "example/front" && s.Cat != "example/back" {
+				t.Errorf("%s: slice %q has cat %q", f, s.Name, s.Cat)
+			}
+		}
+		if want == nil {
+			want = got
+		} else if !bytes.Equal(got, want) {
+			t.Errorf("%s: output differs from %s's", f, files[0])
 		}
 	}
 }

@@ -3,6 +3,8 @@ package converter
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -37,6 +39,24 @@ func fuzzDecode(t *testing.T, data []byte) {
 	}
 }
 
+// addFileExporterSamples seeds f with the real file exporter output in
+// testdata/fileexporter whose names match the patterns.
+func addFileExporterSamples(f *testing.F, patterns ...string) {
+	for _, p := range patterns {
+		files, _ := filepath.Glob(filepath.Join("testdata/fileexporter", p))
+		if len(files) == 0 {
+			f.Fatalf("no file exporter sample matches %s", p)
+		}
+		for _, name := range files {
+			b, err := os.ReadFile(name)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
+}
+
 func FuzzDecodeOTLPProto(f *testing.F) {
 	td := sampleTraces()
 	p := protoBytes(f, td)
@@ -44,6 +64,7 @@ func FuzzDecodeOTLPProto(f *testing.F) {
 	f.Add(lengthPrefixed(p, p))
 	f.Add(lengthPrefixed(zst(p)))
 	f.Add(gz(p))
+	addFileExporterSamples(f, "traces.proto.*", "traces.native.proto.*")
 	f.Fuzz(fuzzDecode)
 }
 
@@ -55,8 +76,19 @@ func FuzzDecodeOTLPJSON(f *testing.F) {
 	for _, p := range splitTraces(td) {
 		lines = append(lines, jsonBytes(f, p))
 	}
-	f.Add(bytes.Join(lines, []byte("\n")))
+	jsonl := bytes.Join(lines, []byte("\n"))
+	f.Add(jsonl)
 	f.Add([]byte(`{"result":` + string(j) + `}`))
+	// The file exporter's json with compression: length-prefixed zstd frames
+	// of OTLP JSON; and the same without zstd.
+	var frames [][]byte
+	for _, l := range lines {
+		frames = append(frames, zst(l))
+	}
+	f.Add(lengthPrefixed(frames...))
+	f.Add(lengthPrefixed(lines...))
+	f.Add(zst(jsonl)) // the exporter's native compression
+	addFileExporterSamples(f, "traces.json.*", "traces.native.json.*")
 	f.Fuzz(fuzzDecode)
 }
 
