@@ -3,9 +3,11 @@ package sdkhook_test
 import (
 	"context"
 	"flag"
+	"strings"
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
@@ -155,6 +157,40 @@ func BenchmarkTwoClockReads(b *testing.B) {
 	}
 }
 
+// BenchmarkNowSince is what timing a call by hand costs: time.Now and
+// time.Since.
+func BenchmarkNowSince(b *testing.B) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		sinkDur += time.Since(t0)
+	}
+}
+
+// BenchmarkOTelSpanAttrs is an SDK span carrying what a captured sdkhook call
+// carries (code.function.name, code.file.path, code.line.number, thread.id),
+// started and ended under a request span, through a batch processor.
+func BenchmarkOTelSpanAttrs(b *testing.B) {
+	bsp := sdktrace.NewBatchSpanProcessor(discard{})
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(bsp))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	tr := tp.Tracer("bench")
+	ctx, req := tr.Start(context.Background(), "request")
+	defer req.End()
+	attrs := trace.WithAttributes(
+		attribute.String("code.function.name", "github.com/otel2chrome/otel2chrome/sdkhook_test.inner"),
+		attribute.String("code.file.path", "/src/otel2chrome/sdkhook/benchmark_test.go"),
+		attribute.Int("code.line.number", 212),
+		attribute.Int64("thread.id", 1),
+	)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_, s := tr.Start(ctx, "inner", attrs)
+		s.End()
+	}
+}
+
 // BenchmarkOTelSpan is what sdkhook replaces: an SDK span start and end with
 // a batch processor over a discard exporter.
 func BenchmarkOTelSpan(b *testing.B) {
@@ -230,9 +266,10 @@ func BenchmarkRequest10k(b *testing.B) {
 	}
 }
 
-// TestOverheadRatios measures the targets in one run and fails only on gross
-// regressions, so that it stays reliable on a noisy two-core machine: the
-// README's ratios come from the benchmarks above.
+// TestOverheadRatios measures the targets in one run and fails just past
+// them, naming the fast path that was lost, so that a regression shows even
+// on a noisy two-core machine; the README's figures come from the benchmarks
+// above.
 func TestOverheadRatios(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("timing test: not with -short or -race")
@@ -245,7 +282,8 @@ func TestOverheadRatios(t *testing.T) {
 		defer func() { _ = f.Value.Set("1s") }()
 	}
 	ns := func(r testing.BenchmarkResult) float64 { return float64(r.T.Nanoseconds()) / float64(r.N) }
-	benches := []func(*testing.B){BenchmarkTwoClockReads, BenchmarkHookEnabled, BenchmarkHookDisabled, BenchmarkOTelSpan}
+	benches := []func(*testing.B){BenchmarkTwoClockReads, BenchmarkNowSince, BenchmarkHookEnabled,
+		BenchmarkHookEnabledFunc, BenchmarkHookDisabled, BenchmarkOTelSpan}
 	best := make([]testing.BenchmarkResult, len(benches))
 	for round := 0; round < 3; round++ {
 		for i, bf := range benches {
@@ -254,21 +292,77 @@ func TestOverheadRatios(t *testing.T) {
 			}
 		}
 	}
-	clock, enabled, disabled, otel := best[0], best[1], best[2], best[3]
-	t.Logf("two clock reads %.1f ns; hook enabled %.1f ns, %d allocs/op; disabled %.2f ns; OTel span %.0f ns, %d B/op",
-		ns(clock), ns(enabled), enabled.AllocsPerOp(), ns(disabled), ns(otel), otel.AllocedBytesPerOp())
-	t.Logf("enabled/clock = %.2fx (target <= 1.5x); OTel/enabled = %.1fx (target >= 10x)",
-		ns(enabled)/ns(clock), ns(otel)/ns(enabled))
+	clock, since, enabled, enabledFunc, disabled, otel := best[0], best[1], best[2], best[3], best[4], best[5]
+	t.Logf("two clock reads %.1f ns; time.Now+time.Since %.1f ns; hook enabled %.1f ns (EnterFunc %.1f ns), %d allocs/op; disabled %.2f ns; OTel span %.0f ns, %d B/op",
+		ns(clock), ns(since), ns(enabled), ns(enabledFunc), enabled.AllocsPerOp(), ns(disabled), ns(otel), otel.AllocedBytesPerOp())
+	t.Logf("enabled/clock = %.2fx (target <= 1.5x); enabled/(Now+Since) = %.2fx; OTel/enabled = %.1fx (target >= 10x); TSC clock %v, frame-pointer caller PC %v",
+		ns(enabled)/ns(clock), ns(enabled)/ns(since), ns(otel)/ns(enabled), sdkhook.TSCClock(), sdkhook.FastCallerPC())
+	lost := func() string {
+		var l []string
+		if !sdkhook.TSCClock() {
+			l = append(l, "the TSC clock is off (clocksource not tsc, or not amd64/linux): hooks read the monotonic clock")
+		}
+		if !sdkhook.FastCallerPC() {
+			l = append(l, "the frame-pointer caller PC is off: EnterFunc walks the stack")
+		}
+		if len(l) == 0 {
+			return "both fast paths (TSC clock, frame-pointer caller PC) are on: the hook itself got slower"
+		}
+		return strings.Join(l, "; ")
+	}
 	if a := enabled.AllocsPerOp(); a > 0 {
 		t.Errorf("enabled hook allocates %d times per call, want 0", a)
 	}
-	if r := ns(enabled) / ns(clock); r > 3 {
-		t.Errorf("enabled hook costs %.2fx two clock reads, want <= 1.5x (fail at 3x)", r)
+	// 10% over a target is noise on a shared machine; more is a regression.
+	if r := ns(enabled) / ns(clock); r > 1.65 {
+		t.Errorf("enabled hook costs %.2fx two clock reads, want <= 1.5x (fail above 1.65x): %s", r, lost())
 	}
-	if d := ns(disabled); d > 25 {
-		t.Errorf("disabled hook costs %.1f ns, want <= 5 ns (fail at 25)", d)
+	if r := ns(enabledFunc) / ns(clock); r > 1.65 {
+		t.Errorf("EnterFunc costs %.2fx two clock reads, want <= 1.5x (fail above 1.65x): %s", r, lost())
 	}
-	if r := ns(otel) / ns(enabled); r < 4 {
-		t.Errorf("OTel span only %.1fx the hook, want >= 10x (fail below 4x)", r)
+	if d := ns(disabled); d > 5.5 {
+		t.Errorf("disabled hook costs %.1f ns, want <= 5 ns (fail above 5.5): the no-request fast path (one atomic load) is lost", d)
+	}
+	if r := ns(otel) / ns(enabled); r < 9 {
+		t.Errorf("OTel span only %.1fx the hook, want >= 10x (fail below 9x): %s", r, lost())
+	}
+}
+
+// TestCapturedCost reports the cost per call of a captured request (hooks
+// recorded, then emitted as spans) against an SDK span carrying the same
+// attributes, measured in one run.
+func TestCapturedCost(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("timing test: not with -short or -race")
+	}
+	var captured testing.BenchmarkResult
+	testing.Benchmark(func(b *testing.B) {}) // warm up the runtime
+	captured = testing.Benchmark(func(b *testing.B) {
+		tr := benchProvider(b, sdkhook.WithMaxRecords(10000))
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			ctx, span := tr.Start(context.Background(), "request", trace.WithSpanKind(trace.SpanKindServer))
+			for k := 0; k < 100; k++ {
+				outer(ctx, true)
+			}
+			span.End()
+		}
+	})
+	bare := testing.Benchmark(func(b *testing.B) {
+		tr := benchProvider(b, sdkhook.WithMaxRecords(10000))
+		for i := 0; i < b.N; i++ {
+			ctx, span := tr.Start(context.Background(), "request", trace.WithSpanKind(trace.SpanKindServer))
+			for k := 0; k < 100; k++ {
+				outer(ctx, false)
+			}
+			span.End()
+		}
+	})
+	otel := testing.Benchmark(BenchmarkOTelSpanAttrs)
+	perCall := float64(captured.NsPerOp()-bare.NsPerOp()) / 10000
+	t.Logf("captured request: %.1f ns per call over the bare request (hook, record, emit as a span); OTel span with the same attributes %d ns: %.1fx the captured call",
+		perCall, otel.NsPerOp(), float64(otel.NsPerOp())/perCall)
+	if perCall >= float64(otel.NsPerOp()) {
+		t.Errorf("a captured call (%.0f ns) costs as much as an OTel span with its attributes (%d ns)", perCall, otel.NsPerOp())
 	}
 }

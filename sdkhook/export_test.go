@@ -10,3 +10,6 @@ func ActiveRequests() int64 { return active.Load() }
 
 // FastCallerPC reports whether EnterFunc uses the frame-pointer path.
 func FastCallerPC() bool { return fpSkip >= 0 }
+
+// TSCClock reports whether requests opened now read the time-stamp counter.
+func TSCClock() bool { return tscOn.Load() }
