@@ -264,6 +264,14 @@ func (m *model) addSpan(sp ptrace.Span, proc uint32, scope string) {
 		kind:   sp.Kind(),
 		status: sp.Status().Code(),
 	}
+	// OTLP enums are open: a value no version defines (a corrupt or newer
+	// producer's) reads as unspecified/unset, which every later stage knows.
+	if r.kind < ptrace.SpanKindUnspecified || r.kind > ptrace.SpanKindConsumer {
+		r.kind = ptrace.SpanKindUnspecified
+	}
+	if r.status < ptrace.StatusCodeUnset || r.status > ptrace.StatusCodeError {
+		r.status = ptrace.StatusCodeUnset
+	}
 	if r.end < r.start {
 		r.end = r.start
 	}

@@ -289,3 +289,22 @@ func TestSharedIDDuplicatesAnyOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestUnknownEnums: kind and status values no OTLP version defines (the
+// fuzzer found a negative kind) read as unspecified and unset.
+func TestUnknownEnums(t *testing.T) {
+	for _, v := range []int32{-42, 6, 1 << 30} {
+		b := newTB()
+		sp := b.add(spec{trace: 1, id: 1, service: "a", name: "x", end: ms})
+		sp.SetKind(ptrace.SpanKind(v))
+		sp.Status().SetCode(ptrace.StatusCode(v))
+		c := New()
+		if err := c.Decode("in.pb", bytes.NewReader(protoBytes(t, b.td))); err != nil {
+			t.Fatal(err)
+		}
+		r := validateOrFail(t, encodeOrFail(t, c))
+		if a := r.Slices[0].Args; a["kind"] != "unspecified" || a["status"] != "unset" {
+			t.Errorf("%d: kind %v, status %v; want unspecified, unset", v, a["kind"], a["status"])
+		}
+	}
+}
