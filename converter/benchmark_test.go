@@ -148,8 +148,8 @@ func BenchmarkEncodeString(b *testing.B) {
 }
 
 // TestConvertCost measures convert against decode-only in one run, so the
-// ratio holds on a noisy machine. The target is 2x; the test fails only on a
-// gross regression so CI stays stable on two shared cores.
+// ratio holds on a noisy machine. The target is 2x; the test fails 20% past
+// it and says whether the decode/model pipeline had the cores it needs.
 func TestConvertCost(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("SKIP: benchmark ratio means nothing under -short or -race; .ci/run runs it without them")
@@ -159,8 +159,12 @@ func TestConvertCost(t *testing.T) {
 	ratio := float64(conv.NsPerOp()) / float64(dec.NsPerOp())
 	t.Logf("decode-only %.0f ns/span, convert %.0f ns/span, ratio %.2fx (target <= 2x)",
 		float64(dec.NsPerOp())/benchSpans, float64(conv.NsPerOp())/benchSpans, ratio)
-	if ratio > 4 {
-		t.Errorf("convert is %.2fx decode-only, want <= 2x (failing above 4x)", ratio)
+	if ratio > 2.4 {
+		why := "layout or encoding got slower"
+		if p := runtime.GOMAXPROCS(0); p < 2 {
+			why = fmt.Sprintf("GOMAXPROCS=%d: decoding and model building run as a 2-stage pipeline and need 2 cores", p)
+		}
+		t.Errorf("convert is %.2fx decode-only, want <= 2x (failing above 2.4x): %s", ratio, why)
 	}
 }
 
@@ -179,8 +183,14 @@ func TestPeakMemory(t *testing.T) {
 		ratio := float64(used) / float64(len(data))
 		t.Logf("GOGC=%d: input %.1f MiB OTLP protobuf, peak heap above baseline %.1f MiB: %.2fx (target <= 3x)",
 			gogc, float64(len(data))/(1<<20), float64(used)/(1<<20), ratio)
-		if ratio > 6 {
-			t.Errorf("GOGC=%d: peak heap is %.2fx the input, want <= 3x (failing above 6x)", gogc, ratio)
+		// The target holds at the CLI's GOGC=50; at the default it is
+		// missed today (3.5-3.8x), so that fails only past what it was.
+		limit := 3.3
+		if gogc == 100 {
+			limit = 4.2
+		}
+		if ratio > limit {
+			t.Errorf("GOGC=%d: peak heap is %.2fx the input, want <= 3x (failing above %.1fx): the model's span records or the layout's per-span arrays grew", gogc, ratio, limit)
 		}
 	}
 }
