@@ -216,6 +216,12 @@ func (cw *chromeWriter) slice(i int32) {
 		e.buf = append(e.buf, `,"parent_span_id":`...)
 		e.hex(s.parent[:])
 	}
+	if cw.l.attached[i] {
+		// The parent was left out (WithMinDuration): the slice hangs
+		// from this ancestor instead.
+		e.buf = append(e.buf, `,"kept_ancestor_span_id":`...)
+		e.hex(cw.l.rec(cw.l.parent[i]).id[:])
+	}
 	e.buf = append(e.buf, `,"kind":"`...)
 	if int(s.kind) < len(kindNames) {
 		e.buf = append(e.buf, kindNames[s.kind]...)

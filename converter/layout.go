@@ -32,9 +32,12 @@ type layout struct {
 	lanes  []laneOut
 	flows  []flowOut
 	plan   flowPlan
-	origin int64 // ns subtracted from every timestamp
-	traces int   // distinct trace IDs in sel
-	shifts []Shift
+	// attached marks spans whose parent was left out (WithMinDuration):
+	// their layout parent is the nearest kept ancestor.
+	attached map[int32]bool
+	origin   int64 // ns subtracted from every timestamp
+	traces   int   // distinct trace IDs in sel
+	shifts   []Shift
 }
 
 type procOut struct {
@@ -104,6 +107,12 @@ func (m *model) layout(only *pcommon.TraceID, cfg *config) *layout {
 		}
 		if p, ok := l.find(m, s.trace, s.parent); ok {
 			l.parent[i] = p
+		} else if p, ok := l.keptAncestor(m, s.trace, s.parent); ok {
+			l.parent[i] = p
+			if l.attached == nil {
+				l.attached = map[int32]bool{}
+			}
+			l.attached[i] = true
 		}
 	}
 	l.traces = len(traces)
@@ -192,6 +201,25 @@ func (l *layout) treeOrder(m *model) []int32 {
 		}
 	}
 	return order
+}
+
+// maxDroppedChain bounds the walk up through spans WithMinDuration left out.
+const maxDroppedChain = 256
+
+// keptAncestor finds the nearest span in the layout above a span that
+// WithMinDuration left out.
+func (l *layout) keptAncestor(m *model, t pcommon.TraceID, id pcommon.SpanID) (int32, bool) {
+	for n := 0; n < maxDroppedChain && m.dropped != nil; n++ {
+		p, ok := m.dropped[keyOf(t, id)]
+		if !ok {
+			return 0, false
+		}
+		if k, ok := l.find(m, t, p); ok {
+			return k, true
+		}
+		id = p
+	}
+	return 0, false
 }
 
 // descends reports whether span i descends from span a.

@@ -270,6 +270,35 @@ func TestLayoutRules(t *testing.T) {
 			},
 		},
 		{
+			name: "min duration: children of dropped spans hang from the nearest kept ancestor",
+			opts: []Option{WithMinDuration(5 * ms)},
+			spans: []spec{
+				{trace: 1, id: 1, service: "a", name: "request", end: 100 * ms},
+				{trace: 1, id: 2, parent: 1, service: "a", name: "tiny", start: 10 * ms, end: 12 * ms},
+				{trace: 1, id: 3, parent: 2, service: "a", name: "tinier", start: 10 * ms, end: 11 * ms},
+				{trace: 1, id: 4, parent: 3, service: "a", name: "async long", start: 10 * ms, end: 60 * ms},
+				{trace: 1, id: 5, parent: 1, service: "a", name: "sibling", start: 20 * ms, end: 50 * ms},
+				{trace: 1, id: 6, parent: 2, service: "b", name: "remote", start: 11 * ms, end: 30 * ms, kind: ptrace.SpanKindServer},
+			},
+			check: func(t *testing.T, r *check.Report, st Stats) {
+				if len(r.Slices) != 4 {
+					t.Fatalf("slices = %d, want request, async long, sibling, remote", len(r.Slices))
+				}
+				long := r.SpanSlices[sid(4)]
+				if long.Args["kept_ancestor_span_id"] != sid(1) || long.Args["parent_span_id"] != sid(3) {
+					t.Errorf("async long args = %v, want parent 3 kept and ancestor 1", long.Args)
+				}
+				if lane(t, r, 4) != lane(t, r, 1) {
+					t.Errorf("async long not nested under the request")
+				}
+				// sibling overlaps async long: a lane of its own, with an
+				// arrow from the request; so does the remote server span.
+				if r.Flows != 2 {
+					t.Errorf("flows = %d, want 2 (request -> sibling, request -> remote)", r.Flows)
+				}
+			},
+		},
+		{
 			name: "time window",
 			opts: []Option{WithTimeWindow(base.Add(15*ms), base.Add(25*ms))},
 			spans: []spec{

@@ -86,6 +86,9 @@ type model struct {
 	byTrace  map[pcommon.TraceID][]int32 // see traceSpans
 	byTraceN int                         // spans.len() when byTrace was built
 
+	// dropped maps spans WithMinDuration left out to their parents.
+	dropped map[spanKey]pcommon.SpanID
+
 	noStart   int // spans left out for having no start time
 	sharedIDs int // span IDs shared by two services, split in two
 
@@ -240,6 +243,14 @@ func (m *model) keep(sp ptrace.Span) bool {
 		end = start
 	}
 	if c.minDuration > 0 && end-start < c.minDuration {
+		// Its children stay, attached to its nearest kept ancestor, so
+		// where it hung from is kept.
+		if p := sp.ParentSpanID(); !p.IsEmpty() {
+			if m.dropped == nil {
+				m.dropped = map[spanKey]pcommon.SpanID{}
+			}
+			m.dropped[keyOf(sp.TraceID(), sp.SpanID())] = p
+		}
 		return false
 	}
 	if c.windowStart != 0 && end < c.windowStart {

@@ -265,7 +265,11 @@ func (r *Report) meaning(im *importer) error {
 			return fmt.Errorf("%s and %s are the same span (trace %s span %s)", im.describe(prev), im.describe(k), key.trace, key.span)
 		}
 		bySpan[key] = k
-		if p := argString(s.Args, "parent_span_id"); p != "" {
+		// A span whose parent a filter left out hangs from its nearest
+		// kept ancestor.
+		if p := argString(s.Args, "kept_ancestor_span_id"); p != "" {
+			parentOf[key] = spanKey{key.trace, p}
+		} else if p := argString(s.Args, "parent_span_id"); p != "" {
 			parentOf[key] = spanKey{key.trace, p}
 		}
 	}
