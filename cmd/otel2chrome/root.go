@@ -268,6 +268,11 @@ func (f *convertFlags) report(w io.Writer, path string, st converter.Stats) {
 	if st.SharedIDs > 0 {
 		fmt.Fprintf(w, "otel2chrome: %d span IDs were shared by a client and a server (Zipkin style); the server halves got IDs of their own\n", st.SharedIDs)
 	}
+	if st.FlowsOmitted > 0 {
+		fmt.Fprintf(w, "otel2chrome: left out %d of %d arrows that no placement binds exactly in viewers "+
+			"(a span with a nested slice beginning at its very nanosecond carries one arrow end only); counted in otherData.flows_omitted\n",
+			st.FlowsOmitted, st.Flows+st.FlowsOmitted)
+	}
 	if path == "" || path == "-" {
 		path = "stdout"
 	}
