@@ -264,3 +264,44 @@ func TestVerifyRejectsInput(t *testing.T) {
 		t.Error("absent file: no error")
 	}
 }
+
+// fakeTB records what Require and Check tell a test.
+type fakeTB struct {
+	testing.TB
+	logs, errors, fatals, skips int
+}
+
+func (f *fakeTB) Helper()           {}
+func (f *fakeTB) Log(args ...any)   { f.logs++ }
+func (f *fakeTB) Error(args ...any) { f.errors++ }
+func (f *fakeTB) Fatal(args ...any) { f.fatals++ }
+func (f *fakeTB) Skip(args ...any)  { f.skips++ }
+
+// TestWithoutTool: no tpq means a skip, or a failure when CI requires the
+// tools; Check warns once per test and lets the test go on.
+func TestWithoutTool(t *testing.T) {
+	t.Setenv("OTEL2CHROME_TOOLS_DIR", t.TempDir())
+	t.Setenv("OTEL2CHROME_REQUIRE_TOOLS", "")
+	if _, ok := perfetto.Available(); ok {
+		t.Fatal("Available in an empty tools directory")
+	}
+	f := &fakeTB{TB: t}
+	perfetto.Require(f)
+	if r := perfetto.Check(f, []byte("{}")); r != nil {
+		t.Error("Check returned a Result without the tool")
+	}
+	perfetto.Check(f, []byte("{}"))
+	if f.skips != 1 || f.logs != 1 || f.errors+f.fatals != 0 {
+		t.Errorf("without the tool: %+v; want one skip, one warning", *f)
+	}
+	t.Setenv("OTEL2CHROME_REQUIRE_TOOLS", "1")
+	f = &fakeTB{TB: t}
+	perfetto.Require(f)
+	perfetto.Check(f, []byte("{}"))
+	if f.fatals != 2 || f.skips != 0 {
+		t.Errorf("tools required: %+v; want two fatal errors", *f)
+	}
+	if _, err := perfetto.Verify(t.Context(), []byte(`{"traceEvents":[]}`)); !errors.Is(err, perfetto.ErrNoTool) {
+		t.Errorf("Verify without the tool: %v, want ErrNoTool", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 )
 
 // TB is the part of testing.TB that [Require] and [Check] use, so that this
@@ -35,23 +36,31 @@ func Require(t TB) string {
 	if !ok {
 		if required() {
 			t.Fatal(missing(path))
+			return ""
 		}
 		t.Skip("SKIPPED: " + missing(path))
 	}
 	return path
 }
 
+// warned holds the tests Check has told that tpq is missing: once per test
+// is loud enough, and a test may check a thousand files.
+var warned sync.Map
+
 // Check runs [Verify] on data and reports its problems with t.Error. When
-// tpq is absent it logs that the check did not run and returns nil, so a
-// test whose main subject is something else goes on; with
+// tpq is absent it logs, once per test, that the check did not run and
+// returns nil, so a test whose main subject is something else goes on; with
 // OTEL2CHROME_REQUIRE_TOOLS=1 it fails the test instead.
 func Check(t TB, data []byte, opts ...Option) *Result {
 	t.Helper()
 	if path, ok := Available(); !ok {
 		if required() {
 			t.Fatal(missing(path))
+			return nil
 		}
-		t.Log("WARNING: " + missing(path))
+		if _, said := warned.LoadOrStore(t, true); !said {
+			t.Log("WARNING: " + missing(path))
+		}
 		return nil
 	}
 	r, err := Verify(t.Context(), data, opts...)
