@@ -22,6 +22,7 @@ import (
 
 	"github.com/otel2chrome/otel2chrome/cmd/otel2chrome/internal/jaegerquery"
 	"github.com/otel2chrome/otel2chrome/converter/check"
+	"github.com/otel2chrome/otel2chrome/converter/check/perfetto"
 )
 
 // These tests run the real Jaeger all-in-one built by .ci/tools.sh:
@@ -221,6 +222,7 @@ func fetchUntil(t *testing.T, want int, args ...string) *check.Report {
 				t.Fatalf("fetch %v: invalid output: %v", args, verr)
 			}
 			if len(r.Slices) == want {
+				perfetto.Check(t, data, perfetto.AllowDeclaredOmissions())
 				return r
 			}
 			last = fmt.Sprintf("%d spans", len(r.Slices))
@@ -248,6 +250,7 @@ func convertFile(t *testing.T, args ...string) *check.Report {
 	if err != nil {
 		t.Fatalf("otel2chrome %v: invalid output: %v", args, err)
 	}
+	perfetto.Check(t, data, perfetto.AllowDeclaredOmissions())
 	return r
 }
 

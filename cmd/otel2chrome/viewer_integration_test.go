@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/otel2chrome/otel2chrome/converter/check"
+	"github.com/otel2chrome/otel2chrome/converter/check/perfetto"
 )
 
 // toolsDir is where .ci/tools.sh and .ci/viewer.sh install the binaries the
@@ -65,6 +66,7 @@ func TestViewerOpensOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	perfetto.Check(t, data, perfetto.AllowDeclaredOmissions())
 	lanes := len(rep.Lanes())
 
 	script, _ := filepath.Abs("testdata/speedscope.mjs")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/otel2chrome/otel2chrome/converter/check"
+	"github.com/otel2chrome/otel2chrome/converter/check/perfetto"
 )
 
 // TestEndToEnd runs the example as CI would and checks the story it tells:
@@ -36,6 +37,7 @@ func TestEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
+		perfetto.Check(t, data, perfetto.AllowDeclaredOmissions())
 		services := map[string]bool{}
 		for _, name := range r.Processes {
 			services[name] = true

@@ -44,6 +44,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otel2chrome/otel2chrome/converter/check"
+	"github.com/otel2chrome/otel2chrome/converter/check/perfetto"
 )
 
 const telemetrygenInstall = "go install github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@v0.161.0"
@@ -462,6 +463,7 @@ func validate(t *testing.T, path string) *check.Report {
 	}
 	rep, err := check.Validate(data)
 	require.NoError(t, err, path)
+	perfetto.Check(t, data, perfetto.AllowDeclaredOmissions())
 	return rep
 }
 
