@@ -4,12 +4,13 @@
 // The importer runs out of process as tpq, which .ci/perfetto.sh builds into
 // $OTEL2CHROME_TOOLS_DIR/perfetto (default $HOME/.cache/otel2chrome/tools).
 // [Verify] judges a file by the importer's tables alone — slice, flow, args,
-// thread, thread_track, process and stats — and reads the input only to count
-// the events that must become slices:
+// thread, thread_track, process and stats — and reads the input itself only
+// for the events that must become slices and the arrows it says it left out:
 //   - no importer stat of severity error or data_loss is non-zero, nor
 //     flow_end_without_start or flow_step_without_start (arrows dropped,
 //     counted only as info);
 //   - every X, B, i and I event became a slice;
-//   - the importer's flows are exactly the arrows the spans call for, each
+//   - the importer's flows are exactly the arrows the spans' args call for
+//     (parent_span_id or kept_ancestor_span_id across threads, links), each
 //     running forward in time (see [Verify]).
 package perfetto

@@ -117,7 +117,11 @@ func (a *analysis) checkFlows() {
 			continue
 		}
 		parent := sharedParent[s]
-		if parent == nil && s.ParentSpanID != "" {
+		switch {
+		case parent != nil:
+		case s.KeptAncestorSpanID != "":
+			parent = resolve[SpanRef{s.TraceID, s.KeptAncestorSpanID}]
+		case s.ParentSpanID != "":
 			parent = resolve[SpanRef{s.TraceID, s.ParentSpanID}]
 		}
 		if parent != nil && parent != s && parent.track != s.track {

@@ -74,6 +74,16 @@ func request(callExtra, serveExtra string, more ...string) []string {
 	}, more...)
 }
 
+// dropped is the request with "call" filtered out (converter.WithMinDuration):
+// "serve" hangs from "GET /a", named in args.kept_ancestor_span_id.
+func dropped(getExtra, serveExtra string) []string {
+	return []string{
+		span("GET /a", 1, 1, 0, 100, "0000000000000001", "", "server", getExtra),
+		strings.Replace(span("serve", 2, 1, 20, 40, "0000000000000003", "0000000000000002", "server", serveExtra),
+			`"kind"`, `"kept_ancestor_span_id":"0000000000000001","kind"`, 1),
+	}
+}
+
 const (
 	v2Out = `,"bind_id":"0x10","flow_out":true`
 	v2In  = `,"bind_id":"0x10","flow_in":true`
@@ -117,6 +127,10 @@ func TestVerifyPasses(t *testing.T) {
 			span("serve", 2, 1, 20, 40, "0000000000000002", "0000000000000001", "server", v2In),
 			span("query", 2, 1, 25, 10, "0000000000000004", "0000000000000002", "internal", "")),
 		want: perfetto.Result{Events: 4, Slices: 4, Spans: 4, Flows: 1, Intended: 1, Tracks: 2, Processes: 2},
+	}, {
+		name: "parent filtered out: the arrow comes from the kept ancestor",
+		data: file("", dropped(v2Out, v2In)...),
+		want: perfetto.Result{Events: 2, Slices: 2, Spans: 2, Flows: 1, Intended: 1, Tracks: 2, Processes: 2},
 	}, {
 		name: "missing arrow within AllowMissing",
 		data: file("", request("", "")...),
@@ -177,6 +191,10 @@ func TestVerifyFails(t *testing.T) {
 		name: "missing arrow",
 		data: file("", request("", "")...),
 		want: []string{`missing arrow "call" (span 0000000000000002, ts 10.000µs, frontend/lane 1) -> "serve"`},
+	}, {
+		name: "missing arrow from the kept ancestor",
+		data: file("", dropped("", "")...),
+		want: []string{`missing arrow "GET /a" (span 0000000000000001, ts 0.000µs, frontend/lane 1) -> "serve"`},
 	}, {
 		name: "missing arrows beyond otherData.flows_omitted",
 		data: file(`{"flows_omitted":0}`, request("", "")...),

@@ -88,6 +88,9 @@ type Slice struct {
 	Process, Thread    string // names, or pid/tid when unnamed
 	TraceID, SpanID    string
 	ParentSpanID, Kind string
+	// KeptAncestorSpanID is the span this one hangs from when a filter
+	// dropped its parent (converter.WithMinDuration).
+	KeptAncestorSpanID string
 	Links              []SpanRef
 
 	track int64 // utid, or -1-track_id for a slice on no thread's track
@@ -142,7 +145,9 @@ func VerifyFile(ctx context.Context, path string, opts ...Option) (*Result, erro
 // args.trace_id and args.span_id is a span; others (otel2chrome's instants,
 // which carry only their span's span_id) are never an arrow's end. The spans
 // call for an arrow from parent to child wherever the parent is in the file
-// and the two sit on different threads, and one between a span and each
+// and the two sit on different threads (the parent is
+// args.kept_ancestor_span_id where a filter dropped the real one, else
+// args.parent_span_id), and one between a span and each
 // span it links to (args.links[k]) that is in the file, itself excepted; one
 // arrow per pair of spans, running from the earlier ts to the later (on a tie
 // either way). Two spans with one trace and span ID, a client and a server
@@ -263,7 +268,8 @@ order by name, idx`
   extract_arg(s.arg_set_id, 'args.trace_id'),
   extract_arg(s.arg_set_id, 'args.span_id'),
   extract_arg(s.arg_set_id, 'args.parent_span_id'),
-  extract_arg(s.arg_set_id, 'args.kind')
+  extract_arg(s.arg_set_id, 'args.kind'),
+  extract_arg(s.arg_set_id, 'args.kept_ancestor_span_id')
 from slice s
 left join thread_track t on t.id = s.track_id
 left join thread th on th.utid = t.utid
@@ -306,13 +312,14 @@ func num(c *string) (int64, bool) {
 }
 
 func (a *analysis) load(tables []table) error {
-	if got := len(tables[1].Columns); got != 15 {
-		return fmt.Errorf("perfetto: the slice query answered %d columns, want 15", got)
+	if got := len(tables[1].Columns); got != 16 {
+		return fmt.Errorf("perfetto: the slice query answered %d columns, want 16", got)
 	}
 	a.byID = make(map[int64]*Slice, len(tables[1].Rows))
 	tracks, procs := map[int64]bool{}, map[int64]bool{}
 	for _, r := range tables[1].Rows {
-		s := &Slice{Name: str(r[3]), TraceID: str(r[11]), SpanID: str(r[12]), ParentSpanID: str(r[13]), Kind: str(r[14])}
+		s := &Slice{Name: str(r[3]), TraceID: str(r[11]), SpanID: str(r[12]), ParentSpanID: str(r[13]), Kind: str(r[14]),
+			KeptAncestorSpanID: str(r[15])}
 		var ok bool
 		if s.ID, ok = num(r[0]); !ok {
 			return fmt.Errorf("perfetto: slice row without an id")
