@@ -216,10 +216,11 @@ func (cw *chromeWriter) slice(i int32) {
 		e.buf = append(e.buf, `,"parent_span_id":`...)
 		e.hex(s.parent[:])
 	}
-	if cw.l.attached[i] {
-		// The parent was left out (WithMinDuration): the slice hangs
-		// from this ancestor instead.
-		e.buf = append(e.buf, `,"kept_ancestor_span_id":`...)
+	if cw.l.reparented[i] {
+		// The slice hangs from another span than its parent ID names:
+		// the nearest kept ancestor of a parent WithMinDuration left out,
+		// or the server half of a span ID a client and server shared.
+		e.buf = append(e.buf, `,"timeline_parent_span_id":`...)
 		e.hex(cw.l.rec(cw.l.parent[i]).id[:])
 	}
 	e.buf = append(e.buf, `,"kind":"`...)

@@ -32,12 +32,13 @@ type layout struct {
 	lanes  []laneOut
 	flows  []flowOut
 	plan   flowPlan
-	// attached marks spans whose parent was left out (WithMinDuration):
-	// their layout parent is the nearest kept ancestor.
-	attached map[int32]bool
-	origin   int64 // ns subtracted from every timestamp
-	traces   int   // distinct trace IDs in sel
-	shifts   []Shift
+	// reparented marks spans that hang from another span than their
+	// parent_span_id: the nearest kept ancestor of a parent WithMinDuration
+	// left out, or the server half of a shared span ID.
+	reparented map[int32]bool
+	origin     int64 // ns subtracted from every timestamp
+	traces     int   // distinct trace IDs in sel
+	shifts     []Shift
 }
 
 type procOut struct {
@@ -107,12 +108,20 @@ func (m *model) layout(only *pcommon.TraceID, cfg *config) *layout {
 		}
 		if p, ok := l.find(m, s.trace, s.parent); ok {
 			l.parent[i] = p
+			if l.rec(p).proc != s.proc {
+				// A child of a span ID that a client and a server shared
+				// (Zipkin style), in the server's process, ran inside the
+				// server half, as Jaeger's deduper has it.
+				if h, ok := m.halves[halfKey{keyOf(s.trace, s.parent), s.proc}]; ok {
+					if k, ok := l.local32(h.idx); ok && k != i {
+						l.parent[i] = k
+						l.markReparented(i)
+					}
+				}
+			}
 		} else if p, ok := l.keptAncestor(m, s.trace, s.parent); ok {
 			l.parent[i] = p
-			if l.attached == nil {
-				l.attached = map[int32]bool{}
-			}
-			l.attached[i] = true
+			l.markReparented(i)
 		}
 	}
 	l.traces = len(traces)
@@ -201,6 +210,22 @@ func (l *layout) treeOrder(m *model) []int32 {
 		}
 	}
 	return order
+}
+
+func (l *layout) markReparented(i int32) {
+	if l.reparented == nil {
+		l.reparented = map[int32]bool{}
+	}
+	l.reparented[i] = true
+}
+
+// local32 returns the local index of model span g, if it is in the layout.
+func (l *layout) local32(g int32) (int32, bool) {
+	if l.local == nil {
+		return g, true
+	}
+	k, ok := l.local[g]
+	return k, ok
 }
 
 // maxDroppedChain bounds the walk up through spans WithMinDuration left out.

@@ -285,7 +285,7 @@ func TestLayoutRules(t *testing.T) {
 					t.Fatalf("slices = %d, want request, async long, sibling, remote", len(r.Slices))
 				}
 				long := r.SpanSlices[sid(4)]
-				if long.Args["kept_ancestor_span_id"] != sid(1) || long.Args["parent_span_id"] != sid(3) {
+				if long.Args["timeline_parent_span_id"] != sid(1) || long.Args["parent_span_id"] != sid(3) {
 					t.Errorf("async long args = %v, want parent 3 kept and ancestor 1", long.Args)
 				}
 				if lane(t, r, 4) != lane(t, r, 1) {
@@ -561,6 +561,52 @@ func TestSharedSpanIDs(t *testing.T) {
 	}
 	if !bytes.Equal(outs[0], outs[1]) {
 		t.Errorf("output depends on arrival order")
+	}
+}
+
+// TestSharedSpanIDChildren: a child of a shared span ID in the server's
+// process ran inside the server half, as Jaeger's deduper has it: it nests
+// under the server slice, whatever the arrival order.
+func TestSharedSpanIDChildren(t *testing.T) {
+	specs := []spec{
+		{trace: 1, id: 1, service: "front", name: "root", end: 100 * ms, kind: ptrace.SpanKindServer},
+		{trace: 1, id: 7, parent: 1, service: "front", name: "call", start: 10 * ms, end: 90 * ms, kind: ptrace.SpanKindClient},
+		{trace: 1, id: 7, parent: 1, service: "back", name: "serve", start: 20 * ms, end: 80 * ms, kind: ptrace.SpanKindServer},
+		{trace: 1, id: 9, parent: 7, service: "back", name: "db", start: 30 * ms, end: 40 * ms, kind: ptrace.SpanKindClient},
+		{trace: 1, id: 10, parent: 7, service: "front", name: "retry", start: 50 * ms, end: 60 * ms},
+	}
+	var outs [][]byte
+	for _, order := range [][]int{{0, 1, 2, 3, 4}, {3, 2, 4, 1, 0}, {2, 3, 0, 4, 1}} {
+		c := New()
+		for _, i := range order {
+			b := newTB()
+			b.add(specs[i])
+			c.AddTraces(b.td)
+		}
+		var out bytes.Buffer
+		if _, err := c.Encode(&out); err != nil {
+			t.Fatal(err)
+		}
+		r := validateOrFail(t, out.Bytes())
+		var serve check.Slice
+		for _, s := range r.Slices {
+			if s.Name == "serve" {
+				serve = s
+			}
+		}
+		db := r.SpanSlices[sid(9)]
+		if lane(t, r, 9) != (check.Lane{Pid: serve.Pid, Tid: serve.Tid}) || db.Args["timeline_parent_span_id"] != serve.Args["span_id"] {
+			t.Errorf("order %v: db on %v (args %v), want nested under serve on pid %d tid %d", order, lane(t, r, 9), db.Args, serve.Pid, serve.Tid)
+		}
+		if lane(t, r, 10) != lane(t, r, 7) {
+			t.Errorf("order %v: the client's own child left its lane", order)
+		}
+		outs = append(outs, out.Bytes())
+	}
+	for _, o := range outs[1:] {
+		if !bytes.Equal(outs[0], o) {
+			t.Errorf("output depends on arrival order")
+		}
 	}
 }
 

@@ -72,7 +72,7 @@ func WithServices(names ...string) Option {
 // WithMinDuration drops spans shorter than d. Children of a dropped span are kept
 // and hang from their nearest kept ancestor (up to 256 dropped levels up): they
 // nest under it or get an arrow from it, and carry its span ID in
-// args.kept_ancestor_span_id beside their own parent_span_id.
+// args.timeline_parent_span_id beside their own parent_span_id.
 func WithMinDuration(d time.Duration) Option {
 	return func(c *config) { c.minDuration = int64(d) }
 }

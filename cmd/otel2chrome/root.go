@@ -386,7 +386,8 @@ services as processes, requests and functions as nested slices, calls between
 services as flow arrows.
 
 Inputs are detected from their content: OTLP protobuf (one message, or the
-collector file exporter's length-prefixed stream), OTLP JSON or JSON Lines,
+collector file exporter's length-prefixed stream), OTLP JSON, JSON Lines or
+the file exporter's length-prefixed zstd frames of JSON,
 Jaeger JSON (UI download, /api/traces, /api/v3/traces), each optionally gzip
 or zstd compressed. With no FILE, or FILE "-", it reads stdin. Several inputs
 merge into one timeline.`,

@@ -265,9 +265,10 @@ func (r *Report) meaning(im *importer) error {
 			return fmt.Errorf("%s and %s are the same span (trace %s span %s)", im.describe(prev), im.describe(k), key.trace, key.span)
 		}
 		bySpan[key] = k
-		// A span whose parent a filter left out hangs from its nearest
-		// kept ancestor.
-		if p := argString(s.Args, "kept_ancestor_span_id"); p != "" {
+		// A span may hang from another span than its parent ID names
+		// (a kept ancestor of a filtered parent, or the server half of
+		// a shared span ID).
+		if p := argString(s.Args, "timeline_parent_span_id"); p != "" {
 			parentOf[key] = spanKey{key.trace, p}
 		} else if p := argString(s.Args, "parent_span_id"); p != "" {
 			parentOf[key] = spanKey{key.trace, p}

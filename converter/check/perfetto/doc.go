@@ -11,6 +11,6 @@
 //     counted only as info);
 //   - every X, B, i and I event became a slice;
 //   - the importer's flows are exactly the arrows the spans' args call for
-//     (parent_span_id or kept_ancestor_span_id across threads, links), each
+//     (parent_span_id or timeline_parent_span_id across threads, links), each
 //     running forward in time (see [Verify]).
 package perfetto

@@ -75,12 +75,12 @@ func request(callExtra, serveExtra string, more ...string) []string {
 }
 
 // dropped is the request with "call" filtered out (converter.WithMinDuration):
-// "serve" hangs from "GET /a", named in args.kept_ancestor_span_id.
+// "serve" hangs from "GET /a", named in args.timeline_parent_span_id.
 func dropped(getExtra, serveExtra string) []string {
 	return []string{
 		span("GET /a", 1, 1, 0, 100, "0000000000000001", "", "server", getExtra),
 		strings.Replace(span("serve", 2, 1, 20, 40, "0000000000000003", "0000000000000002", "server", serveExtra),
-			`"kind"`, `"kept_ancestor_span_id":"0000000000000001","kind"`, 1),
+			`"kind"`, `"timeline_parent_span_id":"0000000000000001","kind"`, 1),
 	}
 }
 

@@ -146,7 +146,8 @@ func VerifyFile(ctx context.Context, path string, opts ...Option) (*Result, erro
 // which carry only their span's span_id) are never an arrow's end. The spans
 // call for an arrow from parent to child wherever the parent is in the file
 // and the two sit on different threads (the parent is
-// args.kept_ancestor_span_id where a filter dropped the real one, else
+// args.timeline_parent_span_id where the converter hangs it from another span
+// (a filter dropped the real one, or it is the server half of a shared ID), else
 // args.parent_span_id), and one between a span and each
 // span it links to (args.links[k]) that is in the file, itself excepted; one
 // arrow per pair of spans, running from the earlier ts to the later (on a tie
@@ -269,7 +270,7 @@ order by name, idx`
   extract_arg(s.arg_set_id, 'args.span_id'),
   extract_arg(s.arg_set_id, 'args.parent_span_id'),
   extract_arg(s.arg_set_id, 'args.kind'),
-  extract_arg(s.arg_set_id, 'args.kept_ancestor_span_id')
+  extract_arg(s.arg_set_id, 'args.timeline_parent_span_id')
 from slice s
 left join thread_track t on t.id = s.track_id
 left join thread th on th.utid = t.utid
