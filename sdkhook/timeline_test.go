@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otel2chrome/otel2chrome/converter/check"
+	"github.com/otel2chrome/otel2chrome/converter/check/perfetto"
 	"github.com/otel2chrome/otel2chrome/exporter/sdkexporter"
 	"github.com/otel2chrome/otel2chrome/sdkhook"
 )
@@ -85,5 +86,90 @@ func TestTimeline(t *testing.T) {
 	}
 	if lane("db.query") != lane("query") || !check.Contains(byName["query"], byName["db.query"]) {
 		t.Errorf("db.query is not nested under the call that started it")
+	}
+}
+
+// TestTimelineReusedThreadIDs: request A records calls, ends, and frees its
+// thread ids; request D, which records nothing, starts on the lane A left and
+// runs long; request C then reuses A's thread ids (each forking a worker),
+// all into one file through the SDK exporter. C's calls must not be drawn
+// inside D (the checker's nesting rule: only under ancestors or the same
+// goroutine of the same trace), and Perfetto's importer must bind every
+// arrow as intended.
+func TestTimelineReusedThreadIDs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "reuse.json")
+	exp, err := sdkexporter.New(sdkexporter.WithPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := resource.NewSchemaless(semconv.ServiceName("shop"))
+	recorded := func(s sdktrace.ReadOnlySpan) bool { return s.SpanKind() == trace.SpanKindServer && s.Name() != "D" }
+	tp := sdktrace.NewTracerProvider(sdktrace.WithResource(res),
+		sdktrace.WithSpanProcessor(sdkhook.NewProcessor(sdktrace.NewSimpleSpanProcessor(exp), sdkhook.WithRequestFunc(recorded))))
+	tr := tp.Tracer("test")
+	handle := func(name string, d time.Duration) func(context.Context) {
+		return func(ctx context.Context) {
+			defer sdkhook.Enter(ctx, name+".handler").End()
+			done := make(chan struct{})
+			sdkhook.Go(ctx, func(ctx context.Context) {
+				defer close(done)
+				defer sdkhook.Enter(ctx, name+".worker").End()
+				time.Sleep(d / 2)
+			})
+			for k := 0; k < 3; k++ {
+				func() {
+					defer sdkhook.Enter(ctx, name+".step").End()
+					time.Sleep(d / 4)
+				}()
+			}
+			<-done
+		}
+	}
+	request(tr, "A", handle("A", 4*time.Millisecond))
+	dStarted := make(chan struct{})
+	dDone := make(chan struct{})
+	go func() {
+		defer close(dDone)
+		request(tr, "D", func(context.Context) {
+			close(dStarted)
+			time.Sleep(30 * time.Millisecond)
+		})
+	}()
+	<-dStarted
+	time.Sleep(time.Millisecond)
+	request(tr, "C", handle("C", 8*time.Millisecond)) // reuses A's ids while D runs
+	<-dDone
+	if err := tp.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := check.Validate(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perfetto.Check(t, data, perfetto.AllowDeclaredOmissions())
+	tids := map[string]map[any]bool{} // request -> thread ids its calls used
+	for _, s := range r.Slices {
+		attrs, _ := s.Args["attributes"].(map[string]any)
+		if id, ok := attrs["thread.id"]; ok {
+			req := s.Name[:1]
+			if tids[req] == nil {
+				tids[req] = map[any]bool{}
+			}
+			tids[req][id] = true
+		}
+	}
+	reused := false
+	for id := range tids["C"] {
+		reused = reused || tids["A"][id]
+	}
+	if !reused {
+		t.Fatalf("C did not reuse any of A's thread ids (A %v, C %v): the test lost its point", tids["A"], tids["C"])
+	}
+	if len(r.Slices) != 2*(1+1+1+3)+1 {
+		t.Errorf("%d slices, want 13", len(r.Slices))
 	}
 }
