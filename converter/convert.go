@@ -63,6 +63,13 @@ type Stats struct {
 	Shifts       []Shift // clock-skew corrections applied
 	NoStart      int     // spans left out for having no start time (all inputs so far)
 	SharedIDs    int     // span IDs two services shared, split as Jaeger does (all inputs so far)
+	// Duplicates counts spans seen again with the same content (the same
+	// trace from two inputs, say): merged into one slice (all inputs so far).
+	Duplicates int
+	// Conflicts counts spans whose trace and span ID were seen again with
+	// other content (name, kind or times): one copy is kept, chosen by
+	// content, the others are dropped (all inputs so far).
+	Conflicts int
 }
 
 // Shift reports one clock-skew correction: a server span that started before its

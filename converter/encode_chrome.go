@@ -30,6 +30,7 @@ func (c *Converter) write(w io.Writer, only *pcommon.TraceID) (Stats, error) {
 	st := cw.encode(c.cfg.absoluteTime)
 	st.Shifts = l.shifts
 	st.NoStart, st.SharedIDs = c.model.noStart, c.model.sharedIDs
+	st.Duplicates, st.Conflicts = c.model.dupSame, c.model.dupOther
 	return st, cw.err
 }
 
@@ -54,6 +55,15 @@ func (cw *chromeWriter) encode(absolute bool) Stats {
 	e.str(itoa(int64(len(l.shifts))))
 	e.rawKey("flows")
 	e.str(itoa(int64(l.plan.placed)))
+	for _, n := range []struct {
+		key string
+		v   int
+	}{{"duplicate_spans_merged", m.dupSame}, {"conflicting_spans_dropped", m.dupOther}, {"spans_without_start", m.noStart}} {
+		if n.v > 0 {
+			e.rawKey(n.key)
+			e.str(itoa(int64(n.v)))
+		}
+	}
 	if l.plan.omit > 0 {
 		e.rawKey("flows_omitted")
 		e.str(itoa(int64(l.plan.omit)))

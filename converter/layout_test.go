@@ -620,3 +620,34 @@ func TestSpansWithoutStartAreLeftOut(t *testing.T) {
 		t.Errorf("slices %v, NoStart %d: want only the good span, at the origin", r.Slices, st.NoStart)
 	}
 }
+
+// TestDuplicatesAreCounted: spans given again are merged, and spans that
+// reuse a taken ID with other content are dropped; both are counted in Stats
+// and in the output's metadata.
+func TestDuplicatesAreCounted(t *testing.T) {
+	b := newTB()
+	b.add(spec{trace: 1, id: 1, service: "a", name: "root", end: 10 * ms})
+	for k := 0; k < 1000; k++ {
+		b.add(spec{trace: 1, id: 2, parent: 1, service: "a", name: fmt.Sprintf("n%d", k), start: time.Duration(k) * time.Microsecond, end: 5 * ms})
+	}
+	c := New()
+	c.AddTraces(b.td)
+	c.AddTraces(b.td) // all of it again
+	var out bytes.Buffer
+	st, err := c.Encode(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := validateOrFail(t, out.Bytes())
+	if len(r.Slices) != 2 {
+		t.Fatalf("%d slices, want 2", len(r.Slices))
+	}
+	// The first input holds 999 conflicting copies of span 2; the second
+	// holds all 1,001 spans again, 2 of them identical to the kept ones.
+	if st.Conflicts+st.Duplicates != 2000 || st.Duplicates != 2 {
+		t.Errorf("duplicates %d, conflicts %d: want 2 merged (root and the kept copy, given again) of 2000 dropped spans", st.Duplicates, st.Conflicts)
+	}
+	if r.OtherData["conflicting_spans_dropped"] != fmt.Sprint(st.Conflicts) || r.OtherData["duplicate_spans_merged"] != fmt.Sprint(st.Duplicates) {
+		t.Errorf("otherData = %v, want the counts %d and %d", r.OtherData, st.Duplicates, st.Conflicts)
+	}
+}

@@ -90,6 +90,8 @@ type model struct {
 	dropped map[spanKey]pcommon.SpanID
 
 	noStart   int // spans left out for having no start time
+	dupSame   int // spans seen again, identical: merged
+	dupOther  int // spans whose ID was seen again with other content: one kept
 	sharedIDs int // span IDs shared by two services, split in two
 
 	// The server halves of span IDs shared by two services, and server
@@ -335,6 +337,11 @@ func (m *model) addSpan(sp ptrace.Span, proc uint32, scope string) {
 		// The same span twice (an OTLP dump and a Jaeger export of the same
 		// trace, say): one is kept, chosen by content, not by arrival, so the
 		// output does not depend on the order of the inputs.
+		if m.sameSpan(old, &r) {
+			m.dupSame++
+		} else {
+			m.dupOther++
+		}
 		if m.better(&r, old) {
 			*old = r
 		}

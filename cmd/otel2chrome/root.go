@@ -265,6 +265,12 @@ func (f *convertFlags) report(w io.Writer, path string, st converter.Stats) {
 	if st.NoStart > 0 {
 		fmt.Fprintf(w, "otel2chrome: left out %d spans without a start time\n", st.NoStart)
 	}
+	if st.Duplicates > 0 {
+		fmt.Fprintf(w, "otel2chrome: merged %d duplicate spans (the same span given again)\n", st.Duplicates)
+	}
+	if st.Conflicts > 0 {
+		fmt.Fprintf(w, "otel2chrome: dropped %d spans whose trace and span ID were already taken by a span with other content; one copy of each is kept\n", st.Conflicts)
+	}
 	if st.SharedIDs > 0 {
 		fmt.Fprintf(w, "otel2chrome: %d span IDs were shared by a client and a server (Zipkin style); the server halves got IDs of their own\n", st.SharedIDs)
 	}
