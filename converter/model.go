@@ -417,6 +417,7 @@ func (m *model) sameSpan(a, b *spanRec) bool {
 // the one at h). The ID kept is one the input gave, if any (its children
 // refer to it), the lowest if two did; every ID seen finds the record.
 func (m *model) mergeHalf(hk halfKey, h half, r *spanRec) {
+	m.dupSame++
 	kept := m.spans.at(h.idx)
 	id := kept.id
 	if r.id != hk.span.id() {
