@@ -5,6 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
@@ -141,7 +146,7 @@ func (d *decoder) decodeOTLPJSON(doc []byte, format string) error {
 	}
 	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(doc)
 	if err != nil {
-		return fmt.Errorf("%s: %w", format, err)
+		return d.pdataError(format, doc, err)
 	}
 	d.add(td)
 	return nil
@@ -179,12 +184,68 @@ func (d *decoder) jsonError(format string, doc []byte, err error) error {
 	if off < 0 {
 		return fmt.Errorf("%s: %w", format, err)
 	}
+	return d.jsonErrorAt(format, doc, off, err)
+}
+
+// jsonErrorAt places err at byte off of doc, in the whole input's terms.
+func (d *decoder) jsonErrorAt(format string, doc []byte, off int64, err error) error {
 	line, col := lineCol(doc, off)
 	if line == 1 {
 		col += d.docCol
 	}
 	line += d.docLine - 1
 	return &posError{format: format, off: d.docOff + off, line: line, col: col, err: err}
+}
+
+// iterError is how pdata's JSON decoder words an error: what failed, then
+// the text around the place (N bytes into the first excerpt), then more.
+var iterError = regexp.MustCompile(`(?s)^(.*), error found in #(\d+) byte of \.\.\.\|(.*)\|\.\.\., bigger context \.\.\.\|(.*)\|\.\.\.$`)
+
+// pdataError turns an error of pdata's JSON decoder, which tells where it is
+// only by the text around it, into one with its position in the input, and
+// printable whatever bytes the input held.
+func (d *decoder) pdataError(format string, doc []byte, err error) error {
+	m := iterError.FindStringSubmatch(err.Error())
+	if m == nil {
+		return fmt.Errorf("%s: %s", format, printable(err.Error()))
+	}
+	n, _ := strconv.Atoi(m[2])
+	near, bigger := m[3], m[4]
+	// The decoder reads the document from one buffer: the bigger excerpt
+	// starts 50 bytes before the place (or at the start), the near one 10.
+	head := -1
+	if i := bytes.Index(doc, []byte(bigger)); i > 0 {
+		head = i + 50
+	} else if i == 0 {
+		if j := strings.Index(bigger, near); j >= 0 {
+			head = j + n
+		}
+	}
+	msg := printable(m[1])
+	if head < 0 || head > len(doc) {
+		return fmt.Errorf("%s: %s near %s", format, msg, printable(strconv.Quote(near)))
+	}
+	err = fmt.Errorf("%s near %s", msg, printable(strconv.Quote(near)))
+	return d.jsonErrorAt(format, doc, int64(max(head-1, 0)), err)
+}
+
+// printable escapes what a terminal would not show: invalid UTF-8 and
+// control characters.
+func printable(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case !unicode.IsPrint(r) && r != ' ':
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 func lineCol(doc []byte, off int64) (line, col int) {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/klauspost/compress/zstd"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -524,5 +525,47 @@ func TestFileExporterOutput(t *testing.T) {
 		} else if !bytes.Equal(got, want) {
 			t.Errorf("%s: output differs from %s's", f, files[0])
 		}
+	}
+}
+
+// TestJSONValueErrorsHavePositions: OTLP JSON that parses but holds values of
+// the wrong type or range fails with the input, format and position (byte,
+// line, column) in a printable message, in a single document and in JSON
+// Lines alike.
+func TestJSONValueErrorsHavePositions(t *testing.T) {
+	span := func(field, value string) string {
+		return `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","name":"x",` +
+			`"` + field + `":` + value + `}]}]}]}`
+	}
+	good := span("endTimeUnixNano", `"5"`)
+	for _, tt := range []struct{ name, doc string }{
+		{"exponent out of range", span("startTimeUnixNano", "1e400")},
+		{"negative timestamp", span("startTimeUnixNano", "-5")},
+		{"overflow", span("startTimeUnixNano", "99999999999999999999999")},
+		{"not a number", span("startTimeUnixNano", `"abc"`)},
+		{"raw byte in an ID", strings.Replace(good, "0102030405060708090a0b0c0d0e0f10", "\xff", 1)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, in := range []struct {
+				data string
+				line string
+			}{{tt.doc, "line 1, column "}, {good + "\n" + good + "\n" + tt.doc + "\n", "line 3, column "}} {
+				err := New().Decode("in.json", strings.NewReader(in.data))
+				if err == nil {
+					t.Fatal("no error")
+				}
+				msg := err.Error()
+				for _, want := range []string{"in.json: ", "OTLP JSON: at byte ", in.line} {
+					if !strings.Contains(msg, want) {
+						t.Errorf("%q lacks %q", msg, want)
+					}
+				}
+				for _, r := range msg {
+					if r == utf8.RuneError || (r < 0x20 && r != '\t') {
+						t.Errorf("unprintable %q in %q", r, msg)
+					}
+				}
+			}
+		})
 	}
 }
