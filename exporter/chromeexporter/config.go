@@ -53,8 +53,11 @@ type Config struct {
 	// max_traces_in_memory / trace_idle_timeout traces arrive per second, or
 	// traces are written before they are complete. Default 1000.
 	MaxTracesInMemory int `mapstructure:"max_traces_in_memory"`
-	// MaxSpansPerTrace bounds the spans held for one trace; a trace that reaches
-	// it is written and its later spans go to a part file. Default 10000.
+	// MaxSpansPerTrace bounds the spans held, and written, for one trace: later
+	// spans of the trace are dropped and counted, also within one request. The
+	// trace is written once idle, as any other; its file holds the first
+	// MaxSpansPerTrace spans received and says in otherData.spans_dropped how
+	// many more there were. Default 10000.
 	MaxSpansPerTrace int `mapstructure:"max_spans_per_trace"`
 
 	// Path is the file written in mode rolling. It is rewritten atomically every

@@ -54,6 +54,7 @@ func (e *chromeExporter) start(_ context.Context, _ component.Host) error {
 			MaxSpansPerTrace: e.cfg.MaxSpansPerTrace,
 			Gzip:             gz,
 			OnError:          onError,
+			OnDrop:           e.onDrop,
 		})
 		if err != nil {
 			return err
@@ -63,6 +64,14 @@ func (e *chromeExporter) start(_ context.Context, _ component.Host) error {
 	e.sink = sink
 	e.sink.Start()
 	return nil
+}
+
+// onDrop logs, once per trace, that a limit dropped spans of it.
+func (e *chromeExporter) onDrop(d chromefile.Drop) {
+	if d.First {
+		e.logger.Warn("trace has more spans than max_spans_per_trace: later spans are dropped; its file holds the first ones and says in otherData.spans_dropped how many it lacks",
+			zap.Stringer("trace_id", d.Trace), zap.Int("max_spans_per_trace", e.cfg.MaxSpansPerTrace), zap.Int("dropped", d.Spans))
+	}
 }
 
 // pushTraces stores td in the sink. When a write needed to make room fails, the

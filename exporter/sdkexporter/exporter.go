@@ -63,6 +63,7 @@ func New(opts ...Option) (*Exporter, error) {
 			FileMode:         cfg.fileMode,
 			WrapWriter:       cfg.wrapWriter,
 			OnError:          cfg.onError,
+			OnDrop:           dropReporter(cfg),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("sdkexporter: %w", err)
@@ -133,4 +134,17 @@ func (e *Exporter) enter() bool {
 	}
 	e.busy.Add(1)
 	return true
+}
+
+// dropReporter tells the error handler once per trace that a limit dropped
+// some of its spans: once per batch would flood it with a trace that keeps
+// sending.
+func dropReporter(cfg config) func(chromefile.Drop) {
+	return func(d chromefile.Drop) {
+		if !d.First {
+			return
+		}
+		cfg.onError(fmt.Errorf("sdkexporter: trace %s has more than %d spans (WithMaxSpansPerTrace): %d dropped so far, its file holds the first %d and says in otherData.spans_dropped how many it lacks",
+			d.Trace, cfg.maxSpansPerTrace, d.Spans, cfg.maxSpansPerTrace))
+	}
 }

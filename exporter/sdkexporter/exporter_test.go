@@ -290,9 +290,10 @@ func TestShutdownDeadlineWithExportInProgress(t *testing.T) {
 	require.NoError(t, <-exported)
 }
 
-// TestExportRefusedWhileWritesFail: with writes failing, a trace at its span
-// limit refuses further spans instead of holding them.
-func TestExportRefusedWhileWritesFail(t *testing.T) {
+// TestExportDropsPastSpanLimit: a trace past its span limit drops its later
+// spans, also while writes fail, the error handler hears of it once, and the
+// file says how many spans it lacks.
+func TestExportDropsPastSpanLimit(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
 	var bg []error
 	exp, err := New(WithDirectory(dir), WithTraceIdleTimeout(time.Hour), WithMaxSpansPerTrace(2),
@@ -302,20 +303,29 @@ func TestExportRefusedWhileWritesFail(t *testing.T) {
 	require.NoError(t, os.WriteFile(dir, nil, 0o644)) // nothing can be created in it, even by root
 	tr := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)).Tracer("t")
 	ctx, root := tr.Start(context.Background(), "root")
-	for range 2 {
+	var kept []string
+	for i := range 7 {
 		_, s := tr.Start(ctx, "child")
-		s.End()
-	}
-	require.Len(t, bg, 1, "the write forced by the limit failed in the background")
-	var refused error
-	for range 5 {
-		_, s := tr.Start(ctx, "child")
-		s.End() // WithSyncer: ExportSpans runs here; its error goes to otel.Handle
-		refused = exp.ExportSpans(context.Background(), []sdktrace.ReadOnlySpan{s.(sdktrace.ReadOnlySpan)})
-		require.ErrorContains(t, refused, "holds 2 spans (the maximum) and writing them failed")
+		s.End() // WithSyncer: ExportSpans runs here; its error would go to otel.Handle
+		if i < 2 {
+			kept = append(kept, s.SpanContext().SpanID().String())
+		}
 	}
 	root.End()
+	require.Len(t, bg, 1, "one report for the trace")
+	assert.ErrorContains(t, bg[0], "more than 2 spans")
+	require.Error(t, exp.ForceFlush(context.Background()), "the directory is still broken")
 	require.NoError(t, os.Remove(dir))
 	require.NoError(t, os.Mkdir(dir, 0o755))
 	require.NoError(t, exp.Shutdown(context.Background()))
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	rep, err := check.ValidateFile(filepath.Join(dir, entries[0].Name()))
+	require.NoError(t, err)
+	assert.Len(t, rep.SpanSlices, 2)
+	for _, id := range kept {
+		assert.Contains(t, rep.SpanSlices, id, "the first spans are kept")
+	}
+	assert.Equal(t, "6", rep.OtherData["spans_dropped"], "five children and the root")
 }

@@ -85,8 +85,10 @@ func WithMaxTraces(n int) Option {
 	return func(c *config) { c.maxTraces = n }
 }
 
-// WithMaxSpansPerTrace bounds the spans held for one trace (per-trace output);
-// a trace that reaches it is written and continues in a part file.
+// WithMaxSpansPerTrace bounds the spans held, and written, for one trace
+// (per-trace output): later spans of the trace are dropped, the trace's file
+// holds its first n spans and says in otherData.spans_dropped how many more
+// there were, and the error handler is told once per trace.
 // Default DefaultMaxSpansPerTrace.
 func WithMaxSpansPerTrace(n int) Option {
 	return func(c *config) { c.maxSpansPerTrace = n }
@@ -106,7 +108,8 @@ func WithFileMode(mode fs.FileMode) Option {
 }
 
 // WithErrorHandler receives errors of background writes, which have no caller
-// to return them to. The default is otel.Handle.
+// to return them to, and a report for each trace a limit dropped spans of.
+// The default is otel.Handle.
 func WithErrorHandler(fn func(error)) Option {
 	return func(c *config) { c.onError = fn }
 }

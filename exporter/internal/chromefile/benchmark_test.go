@@ -33,7 +33,7 @@ func BenchmarkSplitByTrace(b *testing.B) {
 	td := makeTraces("svc", []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, 0, 100)
 	b.ReportAllocs()
 	for b.Loop() {
-		if len(splitByTrace(td)) != 10 {
+		if len(splitByTrace(td, DefaultMaxSpansPerTrace)) != 10 {
 			b.Fatal("wrong split")
 		}
 	}

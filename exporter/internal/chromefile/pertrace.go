@@ -35,8 +35,11 @@ type PerTraceConfig struct {
 	// when there is none, the least recently updated trace is written early and
 	// dropped.
 	MaxTraces int
-	// MaxSpansPerTrace bounds the spans held for one trace. A trace that reaches
-	// it is written and dropped from memory; its later spans go to a new part file.
+	// MaxSpansPerTrace bounds the spans held, and written, for one trace: the
+	// spans it receives past the limit are dropped and counted, also within one
+	// batch. The trace is still written when it goes idle, like any other; its
+	// file holds its first MaxSpansPerTrace spans, in the order they arrived,
+	// and otherData.spans_dropped says how many more there were.
 	MaxSpansPerTrace int
 	Gzip             bool
 	// FileMode is the permission of the files; zero means DefaultFileMode.
@@ -47,6 +50,8 @@ type PerTraceConfig struct {
 	// OnError receives errors of background writes, which have no caller to
 	// return them to. Nil discards them.
 	OnError func(error)
+	// OnDrop is told of spans dropped by a limit, from Add. Nil ignores them.
+	OnDrop func(Drop)
 	// Now is the clock; nil means time.Now. Tests set it.
 	Now func() time.Time
 }
@@ -58,6 +63,26 @@ const (
 	DefaultMaxTraces        = 1000
 	DefaultMaxSpansPerTrace = 10000
 )
+
+// DropReason says which limit dropped spans.
+type DropReason string
+
+// Drop reasons.
+const (
+	// DropSpansPerTrace: the trace already held MaxSpansPerTrace spans.
+	DropSpansPerTrace DropReason = "spans_per_trace"
+)
+
+// Drop reports spans of one trace that a limit dropped in one call of Add.
+type Drop struct {
+	Trace  pcommon.TraceID
+	Reason DropReason
+	Spans  int
+	// First is set on the first drop of the trace since its spans were last
+	// released from memory, so that a caller can log once per trace rather
+	// than once per batch.
+	First bool
+}
 
 // PartialError reports that only part of a batch was stored. Remaining holds the
 // spans that were not, so a caller can retry just those.
@@ -81,8 +106,7 @@ func (e *PartialError) Unwrap() error { return e.Err }
 //
 // Late spans: after a trace is written its spans stay in memory for Retention;
 // a late span in that window rewrites the file (atomically) with all spans. Once
-// they are dropped, or after a trace outgrew MaxSpansPerTrace, later spans go to
-// a new file named as above from the late spans themselves, with a ".2", ".3"…
+// they are released, later spans go to a new file named as above from the late spans themselves, with a ".2", ".3"…
 // part suffix when that name is taken: an existing file is never replaced by one
 // holding fewer spans, so nothing already written is lost.
 type PerTrace struct {
@@ -128,9 +152,18 @@ type traceState struct {
 	writtenAt time.Time
 	elem      *list.Element // in active or retained
 	onList    *list.List
+
+	// droppedLimit counts the spans dropped by MaxSpansPerTrace since the
+	// spans were last released; droppedWritten is how many of them the file
+	// already says were dropped.
+	droppedLimit   int
+	droppedWritten int
 }
 
-func (s *traceState) dirty() bool { return s.written < len(s.chunks) }
+// dirty reports whether the file lacks spans held, or a count of dropped spans.
+func (s *traceState) dirty() bool {
+	return s.written < len(s.chunks) || s.droppedWritten < s.droppedLimit
+}
 
 // NewPerTrace returns a PerTrace sink for cfg. It creates the directory.
 // Call Start to write idle traces in the background and Shutdown to stop.
@@ -155,6 +188,9 @@ func NewPerTrace(cfg PerTraceConfig) (*PerTrace, error) {
 	}
 	if cfg.OnError == nil {
 		cfg.OnError = func(error) {}
+	}
+	if cfg.OnDrop == nil {
+		cfg.OnDrop = func(Drop) {}
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("per-trace output: %w", err)
@@ -194,15 +230,21 @@ func (p *PerTrace) Start() {
 	}()
 }
 
-// Add stores the spans of td (td is not retained). It writes traces early when
-// memory limits require; if such a write fails, Add returns a *PartialError
-// holding the spans it did not store. A trace whose write forced by
-// MaxSpansPerTrace failed takes no more spans until a write succeeds, so that
-// it cannot grow without bound while the disk refuses writes.
+// Add stores the spans of td (td is not retained). Spans past
+// MaxSpansPerTrace are dropped and reported to OnDrop. Add writes traces early
+// when MaxTraces requires; if such a write fails, Add returns a *PartialError
+// holding the spans it did not store.
 func (p *PerTrace) Add(td ptrace.Traces) error {
-	groups := splitByTrace(td)
+	groups := splitByTrace(td, p.cfg.MaxSpansPerTrace)
 	for i, g := range groups {
 		if err := p.add(g); err != nil {
+			// The spans past the limit are not handed back: a retry could
+			// not store them either.
+			for _, g := range groups[i:] {
+				if g.overLimit > 0 {
+					p.cfg.OnDrop(Drop{Trace: g.id, Reason: DropSpansPerTrace, Spans: g.overLimit, First: true})
+				}
+			}
 			return &PartialError{Err: err, Remaining: merge(groups[i:])}
 		}
 	}
@@ -211,11 +253,10 @@ func (p *PerTrace) Add(td ptrace.Traces) error {
 
 var protoMarshaler ptrace.ProtoMarshaler
 
+// add stores the spans of one trace from one batch. The spans are encoded
+// outside p.mu, so the room checked before encoding is checked again after.
 func (p *PerTrace) add(g *group) error {
-	chunk, err := protoMarshaler.MarshalTraces(g.td)
-	if err != nil {
-		return fmt.Errorf("encode spans of trace %s: %w", g.id, err)
-	}
+	var chunk []byte
 	for {
 		p.mu.Lock()
 		st := p.traces[g.id]
@@ -232,17 +273,38 @@ func (p *PerTrace) add(g *group) error {
 			}
 			continue
 		}
-		if st != nil && st.spans >= p.cfg.MaxSpansPerTrace {
-			// Full, so an earlier write forced by the limit failed: write
-			// it before holding more, or refuse the spans.
-			held := st.spans
+		held := 0
+		if st != nil {
+			held = st.spans
+		}
+		if room := p.cfg.MaxSpansPerTrace - held; g.spans > room {
+			if room > 0 {
+				p.mu.Unlock()
+				g.overLimit += g.spans - room
+				g.truncate(room)
+				chunk = nil
+				continue
+			}
+			// The trace is full (room > 0 when st is nil): count the spans
+			// and keep the trace active, so that its file, written once it
+			// is idle, says how many it lost.
+			g.overLimit += g.spans
+			g.spans = 0
+			p.moveLocked(st, p.active)
+			st.updated = p.cfg.Now()
+			drop := p.countDropsLocked(st, g)
 			p.mu.Unlock()
-			if err := p.flush(context.Background(), g.id, true); err != nil {
-				return fmt.Errorf("trace %s holds %d spans (the maximum) and writing them failed: %w", g.id, held, err)
+			p.report(drop)
+			return nil
+		}
+		if chunk == nil {
+			p.mu.Unlock()
+			var err error
+			if chunk, err = protoMarshaler.MarshalTraces(g.td); err != nil {
+				return fmt.Errorf("encode spans of trace %s: %w", g.id, err)
 			}
 			continue
 		}
-		now := p.cfg.Now()
 		if st == nil {
 			st = &traceState{id: g.id}
 			p.traces[g.id] = st
@@ -253,17 +315,25 @@ func (p *PerTrace) add(g *group) error {
 		}
 		st.chunks = append(st.chunks, chunk)
 		st.spans += g.spans
-		st.updated = now
-		full := st.spans >= p.cfg.MaxSpansPerTrace
+		st.updated = p.cfg.Now()
+		drop := p.countDropsLocked(st, g)
 		p.mu.Unlock()
-		if full {
-			// The spans are stored; a failed write leaves them for the next
-			// attempt by the background loop, so this is not the caller's error.
-			if err := p.flush(context.Background(), g.id, true); err != nil {
-				p.cfg.OnError(err)
-			}
-		}
+		p.report(drop)
 		return nil
+	}
+}
+
+// countDropsLocked adds the spans g lost to the counts of st and returns
+// the report for OnDrop; Spans is zero when g lost none.
+func (p *PerTrace) countDropsLocked(st *traceState, g *group) Drop {
+	d := Drop{Trace: g.id, Reason: DropSpansPerTrace, Spans: g.overLimit, First: st.droppedLimit == 0}
+	st.droppedLimit += g.overLimit
+	return d
+}
+
+func (p *PerTrace) report(d Drop) {
+	if d.Spans > 0 {
+		p.cfg.OnDrop(d)
 	}
 }
 
@@ -313,6 +383,7 @@ func (p *PerTrace) flush(ctx context.Context, id pcommon.TraceID, drop bool) err
 	}
 	chunks := st.chunks[:len(st.chunks):len(st.chunks)]
 	spans := st.spans
+	dropped := st.droppedLimit
 	name, part := st.name, st.part
 	base := SanitizeName(st.service) + "-" + id.String()
 	p.mu.Unlock()
@@ -329,9 +400,12 @@ func (p *PerTrace) flush(ctx context.Context, id pcommon.TraceID, drop bool) err
 	}
 	var stats converter.Stats
 	fill := func(w io.Writer) error {
+		ow := newOtherDataWriter(w, p.dropFields(dropped))
 		var err error
-		stats, err = conv.Encode(w)
-		return err
+		if stats, err = conv.Encode(ow); err != nil {
+			return err
+		}
+		return ow.Close()
 	}
 	var err error
 	opt := FileOptions{Gzip: p.cfg.Gzip, Mode: p.cfg.FileMode, WrapWriter: p.cfg.WrapWriter}
@@ -366,15 +440,28 @@ func (p *PerTrace) flush(ctx context.Context, id pcommon.TraceID, drop bool) err
 		st.spans -= spans
 		st.written = 0
 		st.name = ""
+		st.droppedLimit -= dropped
+		st.droppedWritten = 0
 		if len(st.chunks) == 0 {
 			p.removeLocked(st)
 		}
 		return nil
 	}
+	st.droppedWritten = dropped
 	if !st.dirty() {
 		p.moveLocked(st, p.retained)
 	}
 	return nil
+}
+
+// dropFields returns the otherData fields saying that a file lacks dropped
+// spans of its trace, or nil when it lacks none.
+func (p *PerTrace) dropFields(dropped int) []byte {
+	if dropped == 0 {
+		return nil
+	}
+	return fmt.Appendf(nil, `"spans_dropped":"%d","spans_dropped_reason":"the trace had more than %d spans; the file holds the first %d received",`,
+		dropped, p.cfg.MaxSpansPerTrace, p.cfg.MaxSpansPerTrace)
 }
 
 // flushIdle writes the traces idle for IdleTimeout and releases the written

@@ -113,18 +113,104 @@ func TestPerTraceMaxTraces(t *testing.T) {
 	}
 }
 
-func TestPerTraceMaxSpansPerTrace(t *testing.T) {
-	dir := t.TempDir()
-	p, _ := newPerTrace(t, PerTraceConfig{Dir: dir, IdleTimeout: time.Hour, MaxSpansPerTrace: 4})
-	for i := 0; i < 10; i += 2 {
-		require.NoError(t, p.Add(makeTraces("svc", []int{0}, i, i+2)))
-		_, spans := p.Len()
-		assert.Less(t, spans, 4)
+// dropLog records what OnDrop is told.
+type dropLog struct {
+	mu    sync.Mutex
+	drops []Drop
+}
+
+func (d *dropLog) add(x Drop) {
+	d.mu.Lock()
+	d.drops = append(d.drops, x)
+	d.mu.Unlock()
+}
+
+func (d *dropLog) total(reason DropReason) (spans, firsts int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, x := range d.drops {
+		if x.Reason == reason {
+			spans += x.Spans
+			if x.First {
+				firsts++
+			}
+		}
 	}
+	return spans, firsts
+}
+
+// TestPerTraceMaxSpansPerTrace: the limit holds per span, within one batch as
+// across batches; the file holds the first spans and says how many it lacks.
+func TestPerTraceMaxSpansPerTrace(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		batches [][2]int // span ranges [from, to) of trace 0, one batch each
+	}{
+		{"one batch", [][2]int{{0, 351}}},
+		{"batches at the limit", [][2]int{{0, 50}, {50, 100}, {100, 351}}},
+		{"batch across the limit", [][2]int{{0, 60}, {60, 200}, {200, 351}}},
+		{"many small batches", func() (b [][2]int) {
+			for i := 0; i < 351; i += 7 {
+				b = append(b, [2]int{i, min(i+7, 351)})
+			}
+			return b
+		}()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var drops dropLog
+			p, _ := newPerTrace(t, PerTraceConfig{Dir: dir, IdleTimeout: time.Hour, MaxSpansPerTrace: 100, OnDrop: drops.add})
+			for _, b := range tc.batches {
+				require.NoError(t, p.Add(makeTraces("svc", []int{0}, b[0], b[1])))
+				_, spans := p.Len()
+				assert.LessOrEqual(t, spans, 100)
+			}
+			require.NoError(t, p.Shutdown(context.Background()))
+			name := "svc-" + traceID(0).String() + ".json"
+			require.Equal(t, []string{name}, listDir(t, dir), "one file: the trace is not split into parts")
+			rep := readReport(t, filepath.Join(dir, name))
+			require.Equal(t, 100, len(rep.SpanSlices), "spans in the file")
+			for i := range 100 {
+				assert.Contains(t, rep.SpanSlices, spanID(0, i).String(), "the first 100 spans are kept")
+			}
+			assert.Equal(t, "251", rep.OtherData["spans_dropped"])
+			assert.Contains(t, rep.OtherData["spans_dropped_reason"], "more than 100 spans")
+			spans, firsts := drops.total(DropSpansPerTrace)
+			assert.Equal(t, 251, spans)
+			assert.Equal(t, 1, firsts, "First is set once per trace")
+		})
+	}
+}
+
+// TestPerTraceDropsAfterWriteRewriteCount: a full trace kept for late spans
+// counts the spans it still receives, and its file is rewritten to say so.
+func TestPerTraceDropsAfterWriteRewriteCount(t *testing.T) {
+	dir := t.TempDir()
+	p, clk := newPerTrace(t, PerTraceConfig{Dir: dir, IdleTimeout: time.Second, Retention: time.Hour, MaxSpansPerTrace: 4})
+	name := filepath.Join(dir, "svc-"+traceID(0).String()+".json")
+	require.NoError(t, p.Add(makeTraces("svc", []int{0}, 0, 4)))
+	clk.Advance(2 * time.Second)
+	p.flushIdle(context.Background())
+	rep := readReport(t, name)
+	assert.Len(t, rep.SpanSlices, 4)
+	assert.NotContains(t, rep.OtherData, "spans_dropped", "a complete trace says nothing about drops")
+
+	require.NoError(t, p.Add(makeTraces("svc", []int{0}, 4, 7)))
+	clk.Advance(2 * time.Second)
+	p.flushIdle(context.Background())
+	rep = readReport(t, name)
+	assert.Len(t, rep.SpanSlices, 4)
+	assert.Equal(t, "3", rep.OtherData["spans_dropped"])
+	_, rewrites, _ := p.Stats()
+	assert.EqualValues(t, 1, rewrites)
+
+	// Nothing new: no rewrite.
+	clk.Advance(2 * time.Second)
+	p.flushIdle(context.Background())
 	require.NoError(t, p.Shutdown(context.Background()))
-	base := "svc-" + traceID(0).String()
-	assert.Equal(t, []string{base + ".2.json", base + ".3.json", base + ".json"}, listDir(t, dir))
-	assert.Len(t, spanIDsIn(t, dir), 10, "every span in exactly one part")
+	_, rewrites, _ = p.Stats()
+	assert.EqualValues(t, 1, rewrites)
+	assert.Equal(t, []string{filepath.Base(name)}, listDir(t, dir))
 }
 
 func TestPerTraceSplitsBatches(t *testing.T) {
@@ -250,35 +336,31 @@ func TestPerTraceMakesRoomFromWrittenTracesFirst(t *testing.T) {
 	assert.Len(t, spanIDsIn(t, dir), 4*2+1+1)
 }
 
-// TestPerTraceFullTraceRefusedWhileWritesFail checks that a trace whose write
-// forced by MaxSpansPerTrace failed does not keep growing: its later spans are
-// handed back, and the spans it holds are written once the disk recovers.
-func TestPerTraceFullTraceRefusedWhileWritesFail(t *testing.T) {
+// TestPerTraceFullTraceDropsWhileWritesFail checks that a full trace does not
+// grow while the disk refuses writes: its later spans are dropped, not held
+// or handed back, and the spans it holds are written once the disk recovers.
+func TestPerTraceFullTraceDropsWhileWritesFail(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
 	var bgErrs []error
+	var drops dropLog
 	p, err := NewPerTrace(PerTraceConfig{Dir: dir, IdleTimeout: time.Hour, MaxSpansPerTrace: 4,
-		OnError: func(err error) { bgErrs = append(bgErrs, err) }})
+		OnError: func(err error) { bgErrs = append(bgErrs, err) }, OnDrop: drops.add})
 	require.NoError(t, err)
 	restore := breakDir(t, dir)
-	require.NoError(t, p.Add(makeTraces("svc", []int{1}, 0, 4)), "stored; the failed write goes to OnError")
-	require.Len(t, bgErrs, 1)
+	require.NoError(t, p.Add(makeTraces("svc", []int{1}, 0, 4)))
 	for i := 4; i < 40; i += 4 {
-		err := p.Add(makeTraces("svc", []int{1}, i, i+4))
-		var pe *PartialError
-		require.True(t, errors.As(err, &pe), "got %v", err)
-		assert.Equal(t, 4, pe.Remaining.SpanCount())
-		assert.ErrorContains(t, err, "holds 4 spans (the maximum) and writing them failed")
+		require.NoError(t, p.Add(makeTraces("svc", []int{1}, i, i+4)))
 	}
 	_, spans := p.Len()
 	assert.Equal(t, 4, spans, "nothing stored past the limit")
+	require.Error(t, p.Flush(context.Background()))
 	restore()
-	require.NoError(t, p.Add(makeTraces("svc", []int{1}, 4, 6)))
 	require.NoError(t, p.Shutdown(context.Background()))
 	got := spanIDsIn(t, dir)
-	assert.Len(t, got, 6)
-	for id, n := range got {
-		assert.Equal(t, 1, n, "span %s written once", id)
-	}
+	assert.Len(t, got, 4)
+	dropped, _ := drops.total(DropSpansPerTrace)
+	assert.Equal(t, 36, dropped)
+	assert.Empty(t, bgErrs)
 }
 
 func TestPerTraceFileModes(t *testing.T) {

@@ -11,6 +11,9 @@ type group struct {
 	id    pcommon.TraceID
 	td    ptrace.Traces
 	spans int
+	// overLimit and overMemory count spans of the trace in the batch that are
+	// not in td: cut by the span limit per trace, or to fit the memory limit.
+	overLimit, overMemory int
 	// service names the file: the service of a root span when the batch holds
 	// one (it names the request), else of the first span.
 	service string
@@ -25,8 +28,10 @@ type group struct {
 }
 
 // splitByTrace returns the spans of td grouped by trace ID, in order of first
-// appearance. td is not modified.
-func splitByTrace(td ptrace.Traces) []*group {
+// appearance. A group takes at most limit spans, the first in td; the others
+// are only counted, in overLimit, so that a batch of a million spans of one
+// trace costs no more memory than limit of them. td is not modified.
+func splitByTrace(td ptrace.Traces, limit int) []*group {
 	var out []*group
 	byID := map[pcommon.TraceID]*group{}
 	rss := td.ResourceSpans()
@@ -44,6 +49,10 @@ func splitByTrace(td ptrace.Traces) []*group {
 					g = &group{id: sp.TraceID(), td: ptrace.NewTraces(), rsFrom: -1, ssFrom: -1, service: service}
 					byID[g.id] = g
 					out = append(out, g)
+				}
+				if g.spans >= limit {
+					g.overLimit++
+					continue
 				}
 				if g.rsFrom != i {
 					g.rs = g.td.ResourceSpans().AppendEmpty()
@@ -66,6 +75,35 @@ func splitByTrace(td ptrace.Traces) []*group {
 		}
 	}
 	return out
+}
+
+// truncate keeps the first n spans of g and removes the others; the caller
+// counts them. The service and root flag are worked out again from the spans
+// kept, as the file is named after what it holds.
+func (g *group) truncate(n int) {
+	kept := 0
+	g.root, g.service = false, ""
+	g.td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool {
+		service := serviceName(rs.Resource())
+		rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool {
+			ss.Spans().RemoveIf(func(sp ptrace.Span) bool {
+				if kept == n {
+					return true
+				}
+				kept++
+				if kept == 1 {
+					g.service = service
+				}
+				if !g.root && sp.ParentSpanID().IsEmpty() {
+					g.root, g.service = true, service
+				}
+				return false
+			})
+			return ss.Spans().Len() == 0
+		})
+		return rs.ScopeSpans().Len() == 0
+	})
+	g.spans = kept
 }
 
 // merge moves the spans of groups into one Traces, for handing back the part
