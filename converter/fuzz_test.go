@@ -2,7 +2,9 @@ package converter
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -97,4 +99,59 @@ func FuzzDecodeJaegerJSON(f *testing.F) {
 	f.Add([]byte(`{"data":null,"errors":[{"code":404,"msg":"trace not found"}]}`))
 	f.Add([]byte(`{"error":{"httpCode":500,"message":"search depth"}}`))
 	f.Fuzz(fuzzDecode)
+}
+
+// byteSource drives the random trace generator from fuzz input: each number
+// it draws is mixed from the next 8 bytes, so the fuzzer's mutations steer
+// the shape of the traces; once they run out it goes on as a plain PRNG (a
+// constant would stall rejection sampling).
+type byteSource struct {
+	data  []byte
+	state uint64
+}
+
+func (s *byteSource) Uint64() uint64 {
+	var b [8]byte
+	n := copy(b[:], s.data)
+	s.data = s.data[n:]
+	// splitmix64 over the bytes drawn so far.
+	s.state += 0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(b[:])
+	z := s.state
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
+}
+
+// FuzzLayout feeds the layout random span trees (the property test's
+// generator, steered by the fuzz input): concurrent requests, reused thread
+// ids, forks, remote calls, shared IDs, skew, same-nanosecond starts, events
+// and links. Every timeline must pass the checker: truthful nesting, every
+// arrow bound to exactly its spans, nothing left out undeclared.
+func FuzzLayout(f *testing.F) {
+	for seed := range 8 {
+		b := make([]byte, 256)
+		for i := range b {
+			b[i] = byte(seed*31 + i*7)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 4096 {
+			return
+		}
+		g := &traceGen{r: rand.New(&byteSource{data: data}), events: map[uint64][]time.Duration{}, links: map[uint64][]spec{}}
+		g.quant = len(data)%3 == 1
+		g.generate()
+		c := New()
+		for _, in := range g.inputs() {
+			c.AddTraces(in)
+		}
+		var out bytes.Buffer
+		if _, err := c.Encode(&out); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := check.Validate(out.Bytes()); err != nil {
+			t.Fatalf("invariant violated: %v", err)
+		}
+	})
 }
