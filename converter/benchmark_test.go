@@ -236,3 +236,46 @@ func peakHeap(t *testing.T, data []byte) uint64 {
 	runtime.KeepAlive(c)
 	return peak - baseline
 }
+
+// benchJSON is the benchmark input as OTLP JSON, one document.
+func benchJSON(tb testing.TB) []byte {
+	td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(benchInput(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	data, err := (&ptrace.JSONMarshaler{}).MarshalTraces(td)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return data
+}
+
+// BenchmarkDecodeJSONOnly is pdata's OTLP JSON decoder alone on the input.
+func BenchmarkDecodeJSONOnly(b *testing.B) {
+	data := benchJSON(b)
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchSpans, "ns/span")
+}
+
+// BenchmarkConvertJSON is the whole job on OTLP JSON.
+func BenchmarkConvertJSON(b *testing.B) {
+	data := benchJSON(b)
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for b.Loop() {
+		c := New()
+		if err := c.Decode("bench.json", bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Encode(io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchSpans, "ns/span")
+}

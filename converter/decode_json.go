@@ -138,14 +138,16 @@ func hasValue(raw json.RawMessage) bool {
 }
 
 func (d *decoder) decodeOTLPJSON(doc []byte, format string) error {
-	// The pdata unmarshaler reports position poorly for syntax errors, so the
-	// standard library's scanner finds those first, with an offset.
-	if !json.Valid(doc) {
-		var v any
-		return d.jsonError(format, doc, json.Unmarshal(doc, &v))
-	}
 	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(doc)
 	if err != nil {
+		// pdata's decoder does not check the syntax it skips, and says
+		// where a syntax error is only by the text around it: the
+		// standard library's scanner places those exactly. Only on this
+		// error path, so valid input is parsed once.
+		if !json.Valid(doc) {
+			var v any
+			return d.jsonError(format, doc, json.Unmarshal(doc, &v))
+		}
 		return d.pdataError(format, doc, err)
 	}
 	d.add(td)
