@@ -59,6 +59,13 @@ type Config struct {
 	// MaxSpansPerTrace spans received and says in otherData.spans_dropped how
 	// many more there were. Default 10000.
 	MaxSpansPerTrace int `mapstructure:"max_spans_per_trace"`
+	// MaxMemoryMB bounds the spans held in memory, all traces together, in
+	// MiB of their OTLP protobuf encoding, whatever the span sizes. To make
+	// room, written traces kept for late spans are released first, then the
+	// least recently updated traces are written early (nothing is lost). The
+	// spans of one trace in one request that alone exceed it keep the first
+	// that fit; the rest are dropped and counted. Default 256.
+	MaxMemoryMB int `mapstructure:"max_memory_mb"`
 
 	// Path is the file written in mode rolling. It is rewritten atomically every
 	// FlushInterval and rotated to "<name>-<UTC time><ext>" beside it.
@@ -110,6 +117,9 @@ func (cfg *Config) Validate() error {
 		}
 		if cfg.MaxSpansPerTrace <= 0 {
 			errs = append(errs, fmt.Errorf("max_spans_per_trace must be positive, got %d", cfg.MaxSpansPerTrace))
+		}
+		if cfg.MaxMemoryMB <= 0 {
+			errs = append(errs, fmt.Errorf("max_memory_mb must be positive, got %d", cfg.MaxMemoryMB))
 		}
 	case ModeRolling:
 		if strings.TrimSpace(cfg.Path) == "" {

@@ -30,6 +30,7 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, 30*time.Second, cfg.TraceRetention)
 	assert.Equal(t, 1000, cfg.MaxTracesInMemory)
 	assert.Equal(t, 10000, cfg.MaxSpansPerTrace)
+	assert.Equal(t, 256, cfg.MaxMemoryMB)
 	assert.Empty(t, cfg.Path)
 	assert.Equal(t, 100, cfg.MaxSizeMB)
 	assert.Equal(t, 10, cfg.MaxBackups)
@@ -59,6 +60,7 @@ func TestUnmarshalConfig(t *testing.T) {
 				c.TraceRetention = 2 * time.Minute
 				c.MaxTracesInMemory = 500
 				c.MaxSpansPerTrace = 20000
+				c.MaxMemoryMB = 512
 				c.Compression = CompressionGzip
 			}),
 		},
@@ -104,6 +106,7 @@ func TestUnmarshalConfig(t *testing.T) {
 		{filename: "config_retention_negative.yaml", expectedValidateErr: "trace_retention must not be negative, got -1s"},
 		{filename: "config_max_traces_zero.yaml", expectedValidateErr: "max_traces_in_memory must be positive, got 0"},
 		{filename: "config_max_spans_negative.yaml", expectedValidateErr: "max_spans_per_trace must be positive, got -5"},
+		{filename: "config_max_memory_zero.yaml", expectedValidateErr: "max_memory_mb must be positive, got 0"},
 		{filename: "config_rolling_no_path.yaml", expectedValidateErr: "path must be set in mode rolling"},
 		{filename: "config_rolling_path_directory.yaml", expectedValidateErr: `path "/var/log/otelcol/" names a directory`},
 		{filename: "config_rolling_size_negative.yaml", expectedValidateErr: "max_size_mb must not be negative, got -1"},

@@ -52,6 +52,7 @@ func (e *chromeExporter) start(_ context.Context, _ component.Host) error {
 			Retention:        e.cfg.TraceRetention,
 			MaxTraces:        e.cfg.MaxTracesInMemory,
 			MaxSpansPerTrace: e.cfg.MaxSpansPerTrace,
+			MaxBytes:         int64(e.cfg.MaxMemoryMB) << 20,
 			Gzip:             gz,
 			OnError:          onError,
 			OnDrop:           e.onDrop,
@@ -68,7 +69,14 @@ func (e *chromeExporter) start(_ context.Context, _ component.Host) error {
 
 // onDrop logs, once per trace, that a limit dropped spans of it.
 func (e *chromeExporter) onDrop(d chromefile.Drop) {
-	if d.First {
+	if !d.First {
+		return
+	}
+	switch d.Reason {
+	case chromefile.DropMemory:
+		e.logger.Warn("spans of one trace in one request exceed max_memory_mb: the first that fit are kept, the rest dropped; the trace's file says in otherData.spans_dropped how many it lacks",
+			zap.Stringer("trace_id", d.Trace), zap.Int("max_memory_mb", e.cfg.MaxMemoryMB), zap.Int("dropped", d.Spans))
+	default:
 		e.logger.Warn("trace has more spans than max_spans_per_trace: later spans are dropped; its file holds the first ones and says in otherData.spans_dropped how many it lacks",
 			zap.Stringer("trace_id", d.Trace), zap.Int("max_spans_per_trace", e.cfg.MaxSpansPerTrace), zap.Int("dropped", d.Spans))
 	}

@@ -40,6 +40,7 @@ func createDefaultConfig() component.Config {
 		TraceRetention:    chromefile.DefaultRetention,
 		MaxTracesInMemory: chromefile.DefaultMaxTraces,
 		MaxSpansPerTrace:  chromefile.DefaultMaxSpansPerTrace,
+		MaxMemoryMB:       chromefile.DefaultMaxBytes >> 20,
 		MaxSizeMB:         defaultMaxSizeMB,
 		MaxBackups:        defaultMaxBackups,
 		FlushInterval:     defaultFlushInterval,

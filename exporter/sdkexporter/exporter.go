@@ -49,9 +49,9 @@ func New(opts ...Option) (*Exporter, error) {
 		}
 		sink = r
 	case cfg.dir != "":
-		if cfg.idle <= 0 || cfg.retention < 0 || cfg.maxTraces <= 0 || cfg.maxSpansPerTrace <= 0 {
-			return nil, fmt.Errorf("sdkexporter: trace idle timeout (%v), max traces (%d) and max spans per trace (%d) must be positive, retention (%v) not negative",
-				cfg.idle, cfg.maxTraces, cfg.maxSpansPerTrace, cfg.retention)
+		if cfg.idle <= 0 || cfg.retention < 0 || cfg.maxTraces <= 0 || cfg.maxSpansPerTrace <= 0 || cfg.maxMemory <= 0 {
+			return nil, fmt.Errorf("sdkexporter: trace idle timeout (%v), max traces (%d), max spans per trace (%d) and max memory (%d) must be positive, retention (%v) not negative",
+				cfg.idle, cfg.maxTraces, cfg.maxSpansPerTrace, cfg.maxMemory, cfg.retention)
 		}
 		p, err := chromefile.NewPerTrace(chromefile.PerTraceConfig{
 			Dir:              cfg.dir,
@@ -59,6 +59,7 @@ func New(opts ...Option) (*Exporter, error) {
 			Retention:        cfg.retention,
 			MaxTraces:        cfg.maxTraces,
 			MaxSpansPerTrace: cfg.maxSpansPerTrace,
+			MaxBytes:         cfg.maxMemory,
 			Gzip:             cfg.gzip,
 			FileMode:         cfg.fileMode,
 			WrapWriter:       cfg.wrapWriter,
@@ -144,7 +145,11 @@ func dropReporter(cfg config) func(chromefile.Drop) {
 		if !d.First {
 			return
 		}
-		cfg.onError(fmt.Errorf("sdkexporter: trace %s has more than %d spans (WithMaxSpansPerTrace): %d dropped so far, its file holds the first %d and says in otherData.spans_dropped how many it lacks",
-			d.Trace, cfg.maxSpansPerTrace, d.Spans, cfg.maxSpansPerTrace))
+		limit := fmt.Sprintf("more than %d spans (WithMaxSpansPerTrace)", cfg.maxSpansPerTrace)
+		if d.Reason == chromefile.DropMemory {
+			limit = fmt.Sprintf("spans in one export larger than %d bytes (WithMaxMemory)", cfg.maxMemory)
+		}
+		cfg.onError(fmt.Errorf("sdkexporter: trace %s has %s: %d dropped; its file says in otherData.spans_dropped how many it lacks",
+			d.Trace, limit, d.Spans))
 	}
 }

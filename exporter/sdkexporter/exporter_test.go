@@ -135,6 +135,8 @@ func TestNewErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "not both")
 	_, err = New(WithDirectory(t.TempDir()), WithMaxTraces(0))
 	assert.ErrorContains(t, err, "must be positive")
+	_, err = New(WithDirectory(t.TempDir()), WithMaxMemory(0))
+	assert.ErrorContains(t, err, "max memory (0) must be positive")
 	file := filepath.Join(t.TempDir(), "f")
 	require.NoError(t, os.WriteFile(file, nil, 0o644))
 	_, err = New(WithDirectory(filepath.Join(file, "d")))
@@ -313,7 +315,7 @@ func TestExportDropsPastSpanLimit(t *testing.T) {
 	}
 	root.End()
 	require.Len(t, bg, 1, "one report for the trace")
-	assert.ErrorContains(t, bg[0], "more than 2 spans")
+	assert.ErrorContains(t, bg[0], "has more than 2 spans (WithMaxSpansPerTrace)")
 	require.Error(t, exp.ForceFlush(context.Background()), "the directory is still broken")
 	require.NoError(t, os.Remove(dir))
 	require.NoError(t, os.Mkdir(dir, 0o755))

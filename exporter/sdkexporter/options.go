@@ -20,6 +20,8 @@ const (
 	DefaultMaxTraces = chromefile.DefaultMaxTraces
 	// DefaultMaxSpansPerTrace bounds the spans held for one trace.
 	DefaultMaxSpansPerTrace = chromefile.DefaultMaxSpansPerTrace
+	// DefaultMaxMemory bounds the bytes of spans held in memory.
+	DefaultMaxMemory = chromefile.DefaultMaxBytes
 )
 
 // Option configures an Exporter.
@@ -30,6 +32,7 @@ type config struct {
 	idle, retention  time.Duration
 	maxTraces        int
 	maxSpansPerTrace int
+	maxMemory        int64
 	gzip             bool
 	fileMode         fs.FileMode
 	onError          func(error)
@@ -42,6 +45,7 @@ func newConfig(opts []Option) config {
 		retention:        DefaultTraceRetention,
 		maxTraces:        DefaultMaxTraces,
 		maxSpansPerTrace: DefaultMaxSpansPerTrace,
+		maxMemory:        DefaultMaxMemory,
 	}
 	for _, o := range opts {
 		o(&c)
@@ -92,6 +96,16 @@ func WithMaxTraces(n int) Option {
 // Default DefaultMaxSpansPerTrace.
 func WithMaxSpansPerTrace(n int) Option {
 	return func(c *config) { c.maxSpansPerTrace = n }
+}
+
+// WithMaxMemory bounds the spans held in memory (per-trace output), all
+// traces together, as bytes of their OTLP protobuf encoding. To make room,
+// written traces kept for late spans are released first, then the least
+// recently updated traces are written early. Spans of one trace in one export
+// that alone exceed n keep the first that fit; the rest are dropped and
+// reported like WithMaxSpansPerTrace's. Default DefaultMaxMemory.
+func WithMaxMemory(n int64) Option {
+	return func(c *config) { c.maxMemory = n }
 }
 
 // WithGzip gzips the files; per-trace files are then named ".json.gz", and a

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,7 +42,15 @@ type PerTraceConfig struct {
 	// file holds its first MaxSpansPerTrace spans, in the order they arrived,
 	// and otherData.spans_dropped says how many more there were.
 	MaxSpansPerTrace int
-	Gzip             bool
+	// MaxBytes bounds the spans held in memory, all traces together, as
+	// their OTLP protobuf encoding (the converter's working set while a file
+	// is written comes on top, bounded by MaxSpansPerTrace per write). To make
+	// room, written traces kept for late spans are released first, then the
+	// least recently updated traces are written early, as for MaxTraces. Spans
+	// of one trace in one batch that alone exceed MaxBytes keep the first that
+	// fit; the others are dropped and counted.
+	MaxBytes int64
+	Gzip     bool
 	// FileMode is the permission of the files; zero means DefaultFileMode.
 	FileMode fs.FileMode
 	// WrapWriter is FileOptions.WrapWriter, for tests.
@@ -62,6 +71,7 @@ const (
 	DefaultRetention        = 30 * time.Second
 	DefaultMaxTraces        = 1000
 	DefaultMaxSpansPerTrace = 10000
+	DefaultMaxBytes         = 256 << 20
 )
 
 // DropReason says which limit dropped spans.
@@ -71,6 +81,8 @@ type DropReason string
 const (
 	// DropSpansPerTrace: the trace already held MaxSpansPerTrace spans.
 	DropSpansPerTrace DropReason = "spans_per_trace"
+	// DropMemory: the spans of the trace in one batch alone exceeded MaxBytes.
+	DropMemory DropReason = "memory"
 )
 
 // Drop reports spans of one trace that a limit dropped in one call of Add.
@@ -117,6 +129,7 @@ type PerTrace struct {
 	// Lock order: a traceState's wmu before mu.
 	mu     sync.Mutex
 	traces map[pcommon.TraceID]*traceState
+	bytes  int64 // encoded spans held, all traces
 	// Every state is on one of two lists. active holds traces with spans not
 	// yet on disk, least recently updated first; retained holds written traces
 	// kept for late spans, oldest write first. Both orders make the idle and
@@ -145,6 +158,7 @@ type traceState struct {
 	// than pdata, and the converter reads them back only when a file is written.
 	chunks    [][]byte
 	spans     int
+	bytes     int64  // of chunks
 	written   int    // chunks[:written] are in the file name
 	name      string // file holding chunks[:written]; "" when there is none
 	part      int    // part number of the last file written for this trace
@@ -153,17 +167,21 @@ type traceState struct {
 	elem      *list.Element // in active or retained
 	onList    *list.List
 
-	// droppedLimit counts the spans dropped by MaxSpansPerTrace since the
-	// spans were last released; droppedWritten is how many of them the file
-	// already says were dropped.
-	droppedLimit   int
+	// dropped counts the spans lost to limits since the spans were last
+	// released; droppedWritten is how many of them the file already names.
+	dropped        dropCounts
 	droppedWritten int
 }
 
 // dirty reports whether the file lacks spans held, or a count of dropped spans.
 func (s *traceState) dirty() bool {
-	return s.written < len(s.chunks) || s.droppedWritten < s.droppedLimit
+	return s.written < len(s.chunks) || s.droppedWritten < s.dropped.total()
 }
+
+// dropCounts counts the spans a trace lost, by the limit that dropped them.
+type dropCounts struct{ limit, memory int }
+
+func (d dropCounts) total() int { return d.limit + d.memory }
 
 // NewPerTrace returns a PerTrace sink for cfg. It creates the directory.
 // Call Start to write idle traces in the background and Shutdown to stop.
@@ -182,6 +200,9 @@ func NewPerTrace(cfg PerTraceConfig) (*PerTrace, error) {
 	}
 	if cfg.MaxSpansPerTrace <= 0 {
 		cfg.MaxSpansPerTrace = DefaultMaxSpansPerTrace
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = DefaultMaxBytes
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -231,19 +252,18 @@ func (p *PerTrace) Start() {
 }
 
 // Add stores the spans of td (td is not retained). Spans past
-// MaxSpansPerTrace are dropped and reported to OnDrop. Add writes traces early
-// when MaxTraces requires; if such a write fails, Add returns a *PartialError
+// MaxSpansPerTrace, and spans of one trace in td that alone exceed MaxBytes,
+// are dropped and reported to OnDrop. Add writes traces early when MaxTraces
+// or MaxBytes requires; if such a write fails, Add returns a *PartialError
 // holding the spans it did not store.
 func (p *PerTrace) Add(td ptrace.Traces) error {
 	groups := splitByTrace(td, p.cfg.MaxSpansPerTrace)
 	for i, g := range groups {
 		if err := p.add(g); err != nil {
-			// The spans past the limit are not handed back: a retry could
+			// The spans cut by a limit are not handed back: a retry could
 			// not store them either.
 			for _, g := range groups[i:] {
-				if g.overLimit > 0 {
-					p.cfg.OnDrop(Drop{Trace: g.id, Reason: DropSpansPerTrace, Spans: g.overLimit, First: true})
-				}
+				p.report(g.drops(true))
 			}
 			return &PartialError{Err: err, Remaining: merge(groups[i:])}
 		}
@@ -261,15 +281,8 @@ func (p *PerTrace) add(g *group) error {
 		p.mu.Lock()
 		st := p.traces[g.id]
 		if st == nil && len(p.traces) >= p.cfg.MaxTraces {
-			if e := p.retained.Front(); e != nil {
-				p.removeLocked(e.Value.(*traceState))
-				p.mu.Unlock()
-				continue
-			}
-			victim := p.active.Front().Value.(*traceState)
-			p.mu.Unlock()
-			if err := p.flush(context.Background(), victim.id, true); err != nil {
-				return fmt.Errorf("make room for trace %s: %w", g.id, err)
+			if err := p.makeRoomLocked(); err != nil {
+				return fmt.Errorf("make room for trace %s (max traces %d): %w", g.id, p.cfg.MaxTraces, err)
 			}
 			continue
 		}
@@ -278,23 +291,26 @@ func (p *PerTrace) add(g *group) error {
 			held = st.spans
 		}
 		if room := p.cfg.MaxSpansPerTrace - held; g.spans > room {
-			if room > 0 {
-				p.mu.Unlock()
-				g.overLimit += g.spans - room
-				g.truncate(room)
-				chunk = nil
-				continue
-			}
-			// The trace is full (room > 0 when st is nil): count the spans
-			// and keep the trace active, so that its file, written once it
-			// is idle, says how many it lost.
-			g.overLimit += g.spans
-			g.spans = 0
-			p.moveLocked(st, p.active)
-			st.updated = p.cfg.Now()
-			drop := p.countDropsLocked(st, g)
 			p.mu.Unlock()
-			p.report(drop)
+			g.overLimit += g.spans - max(room, 0)
+			g.truncate(max(room, 0))
+			chunk = nil
+			continue
+		}
+		if g.spans == 0 {
+			// Everything was cut. A held trace counts the spans and becomes
+			// active, so that its file, written once it is idle, says how
+			// many it lacks.
+			var drops []Drop
+			if st != nil {
+				p.moveLocked(st, p.active)
+				st.updated = p.cfg.Now()
+				drops = p.countDropsLocked(st, g)
+			} else {
+				drops = g.drops(true)
+			}
+			p.mu.Unlock()
+			p.report(drops)
 			return nil
 		}
 		if chunk == nil {
@@ -302,6 +318,23 @@ func (p *PerTrace) add(g *group) error {
 			var err error
 			if chunk, err = protoMarshaler.MarshalTraces(g.td); err != nil {
 				return fmt.Errorf("encode spans of trace %s: %w", g.id, err)
+			}
+			continue
+		}
+		size := int64(len(chunk))
+		if size > p.cfg.MaxBytes {
+			// These spans alone exceed the bound: keep the first that fit,
+			// estimated from the mean span size, and try again.
+			p.mu.Unlock()
+			keep := min(int(int64(g.spans)*p.cfg.MaxBytes/size), g.spans-1)
+			g.overMemory += g.spans - keep
+			g.truncate(keep)
+			chunk = nil
+			continue
+		}
+		if p.bytes+size > p.cfg.MaxBytes {
+			if err := p.makeRoomLocked(); err != nil {
+				return fmt.Errorf("make room for trace %s (max memory %d bytes): %w", g.id, p.cfg.MaxBytes, err)
 			}
 			continue
 		}
@@ -314,30 +347,63 @@ func (p *PerTrace) add(g *group) error {
 			st.service, st.root = g.service, g.root
 		}
 		st.chunks = append(st.chunks, chunk)
+		st.bytes += size
+		p.bytes += size
 		st.spans += g.spans
 		st.updated = p.cfg.Now()
-		drop := p.countDropsLocked(st, g)
+		drops := p.countDropsLocked(st, g)
 		p.mu.Unlock()
-		p.report(drop)
+		p.report(drops)
 		return nil
 	}
 }
 
-// countDropsLocked adds the spans g lost to the counts of st and returns
-// the report for OnDrop; Spans is zero when g lost none.
-func (p *PerTrace) countDropsLocked(st *traceState, g *group) Drop {
-	d := Drop{Trace: g.id, Reason: DropSpansPerTrace, Spans: g.overLimit, First: st.droppedLimit == 0}
-	st.droppedLimit += g.overLimit
-	return d
+// makeRoomLocked frees memory for another trace or more spans, and unlocks
+// p.mu. It releases the written trace kept longest for late spans or, when
+// there is none, writes the least recently updated trace early and releases
+// it. Only that write can fail.
+func (p *PerTrace) makeRoomLocked() error {
+	if e := p.retained.Front(); e != nil {
+		p.removeLocked(e.Value.(*traceState))
+		p.mu.Unlock()
+		return nil
+	}
+	victim := p.active.Front().Value.(*traceState)
+	p.mu.Unlock()
+	return p.flush(context.Background(), victim.id, true)
 }
 
-func (p *PerTrace) report(d Drop) {
-	if d.Spans > 0 {
+// countDropsLocked adds the spans g lost to the counts of st and returns the
+// reports for OnDrop.
+func (p *PerTrace) countDropsLocked(st *traceState, g *group) []Drop {
+	first := st.dropped.total() == 0
+	st.dropped.limit += g.overLimit
+	st.dropped.memory += g.overMemory
+	return g.drops(first)
+}
+
+// drops returns the reports for the spans g lost; first says whether they
+// are the first its trace lost.
+func (g *group) drops(first bool) []Drop {
+	var out []Drop
+	if g.overLimit > 0 {
+		out = append(out, Drop{Trace: g.id, Reason: DropSpansPerTrace, Spans: g.overLimit, First: first})
+		first = false
+	}
+	if g.overMemory > 0 {
+		out = append(out, Drop{Trace: g.id, Reason: DropMemory, Spans: g.overMemory, First: first})
+	}
+	return out
+}
+
+func (p *PerTrace) report(drops []Drop) {
+	for _, d := range drops {
 		p.cfg.OnDrop(d)
 	}
 }
 
 func (p *PerTrace) removeLocked(st *traceState) {
+	p.bytes -= st.bytes
 	st.onList.Remove(st.elem)
 	st.onList = nil
 	delete(p.traces, st.id)
@@ -383,7 +449,7 @@ func (p *PerTrace) flush(ctx context.Context, id pcommon.TraceID, drop bool) err
 	}
 	chunks := st.chunks[:len(st.chunks):len(st.chunks)]
 	spans := st.spans
-	dropped := st.droppedLimit
+	dropped := st.dropped
 	name, part := st.name, st.part
 	base := SanitizeName(st.service) + "-" + id.String()
 	p.mu.Unlock()
@@ -436,32 +502,45 @@ func (p *PerTrace) flush(ctx context.Context, id pcommon.TraceID, drop bool) err
 	if drop || p.cfg.Retention == 0 {
 		// What is on disk can no longer be merged with: later spans start the
 		// next part file.
+		var freed int64
+		for _, c := range chunks {
+			freed += int64(len(c))
+		}
 		st.chunks = append([][]byte(nil), st.chunks[len(chunks):]...)
+		st.bytes -= freed
+		p.bytes -= freed
 		st.spans -= spans
 		st.written = 0
 		st.name = ""
-		st.droppedLimit -= dropped
+		st.dropped.limit -= dropped.limit
+		st.dropped.memory -= dropped.memory
 		st.droppedWritten = 0
 		if len(st.chunks) == 0 {
 			p.removeLocked(st)
 		}
 		return nil
 	}
-	st.droppedWritten = dropped
+	st.droppedWritten = dropped.total()
 	if !st.dirty() {
 		p.moveLocked(st, p.retained)
 	}
 	return nil
 }
 
-// dropFields returns the otherData fields saying that a file lacks dropped
-// spans of its trace, or nil when it lacks none.
-func (p *PerTrace) dropFields(dropped int) []byte {
-	if dropped == 0 {
+// dropFields returns the otherData fields saying that a file lacks spans of
+// its trace that limits dropped, or nil when it lacks none.
+func (p *PerTrace) dropFields(d dropCounts) []byte {
+	if d.total() == 0 {
 		return nil
 	}
-	return fmt.Appendf(nil, `"spans_dropped":"%d","spans_dropped_reason":"the trace had more than %d spans; the file holds the first %d received",`,
-		dropped, p.cfg.MaxSpansPerTrace, p.cfg.MaxSpansPerTrace)
+	var why []string
+	if d.limit > 0 {
+		why = append(why, fmt.Sprintf("%d past the limit of %d spans per trace (the file holds the first received)", d.limit, p.cfg.MaxSpansPerTrace))
+	}
+	if d.memory > 0 {
+		why = append(why, fmt.Sprintf("%d of a batch larger than the memory limit of %d bytes", d.memory, p.cfg.MaxBytes))
+	}
+	return fmt.Appendf(nil, `"spans_dropped":"%d","spans_dropped_reason":"%s",`, d.total(), strings.Join(why, "; "))
 }
 
 // flushIdle writes the traces idle for IdleTimeout and releases the written
@@ -589,4 +668,11 @@ func (p *PerTrace) Len() (traces, spans int) {
 		spans += st.spans
 	}
 	return len(p.traces), spans
+}
+
+// Bytes reports the memory the spans held take, as counted against MaxBytes.
+func (p *PerTrace) Bytes() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.bytes
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -171,10 +172,11 @@ func TestPerTraceMaxSpansPerTrace(t *testing.T) {
 			rep := readReport(t, filepath.Join(dir, name))
 			require.Equal(t, 100, len(rep.SpanSlices), "spans in the file")
 			for i := range 100 {
-				assert.Contains(t, rep.SpanSlices, spanID(0, i).String(), "the first 100 spans are kept")
+				_, ok := rep.SpanSlices[spanID(0, i).String()]
+				assert.True(t, ok, "span %d kept: the first 100 spans are kept", i)
 			}
 			assert.Equal(t, "251", rep.OtherData["spans_dropped"])
-			assert.Contains(t, rep.OtherData["spans_dropped_reason"], "more than 100 spans")
+			assert.Contains(t, rep.OtherData["spans_dropped_reason"], "251 past the limit of 100 spans per trace")
 			spans, firsts := drops.total(DropSpansPerTrace)
 			assert.Equal(t, 251, spans)
 			assert.Equal(t, 1, firsts, "First is set once per trace")
@@ -411,4 +413,106 @@ func TestPerTraceShutdownStopsIdlePassAtDeadline(t *testing.T) {
 	for id, n := range got {
 		assert.Equal(t, 1, n, "span %s written once", id)
 	}
+}
+
+// withPayload gives every span of td an attribute of n bytes: spans of any
+// size from the same shapes.
+func withPayload(td ptrace.Traces, n int) ptrace.Traces {
+	payload := strings.Repeat("x", n)
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				spans.At(k).Attributes().PutStr("payload", payload)
+			}
+		}
+	}
+	return td
+}
+
+func encodedSize(t *testing.T, td ptrace.Traces) int64 {
+	t.Helper()
+	b, err := protoMarshaler.MarshalTraces(td)
+	require.NoError(t, err)
+	return int64(len(b))
+}
+
+// TestPerTraceMaxBytes: memory stays under MaxBytes whatever the span sizes;
+// traces are written early to make room, written traces kept for late spans
+// are released first, and nothing is lost.
+func TestPerTraceMaxBytes(t *testing.T) {
+	dir := t.TempDir()
+	one := encodedSize(t, withPayload(makeTraces("svc", []int{0}, 0, 10), 1000))
+	var drops dropLog
+	p, clk := newPerTrace(t, PerTraceConfig{Dir: dir, IdleTimeout: time.Second, Retention: time.Hour,
+		MaxBytes: 3*one + one/2, OnDrop: drops.add})
+
+	// Trace 0 is written and kept for late spans; 1 and 2 fill the rest.
+	require.NoError(t, p.Add(withPayload(makeTraces("svc", []int{0}, 0, 10), 1000)))
+	clk.Advance(2 * time.Second)
+	p.flushIdle(context.Background())
+	require.NoError(t, p.Add(withPayload(makeTraces("svc", []int{1, 2}, 0, 10), 1000)))
+	require.Len(t, listDir(t, dir), 1)
+	// Room for trace 3 comes from releasing written trace 0, not from writing
+	// trace 1 before it is idle.
+	require.NoError(t, p.Add(withPayload(makeTraces("svc", []int{3}, 0, 10), 1000)))
+	assert.Len(t, listDir(t, dir), 1)
+	traces, _ := p.Len()
+	assert.Equal(t, 3, traces)
+	// Then traces are written early, least recently updated first.
+	for tr := 4; tr < 20; tr++ {
+		require.NoError(t, p.Add(withPayload(makeTraces("svc", []int{tr}, 0, 10), 1000+tr)))
+		assert.LessOrEqual(t, p.Bytes(), 3*one+one/2)
+	}
+	assert.Len(t, listDir(t, dir), 1+20-4, "trace 0, and 1 to 16 written early")
+	assert.FileExists(t, filepath.Join(dir, "svc-"+traceID(1).String()+".json"))
+	require.NoError(t, p.Shutdown(context.Background()))
+	got := spanIDsIn(t, dir)
+	assert.Len(t, got, 20*10)
+	for id, n := range got {
+		assert.Equal(t, 1, n, "span %s written once", id)
+	}
+	assert.Empty(t, drops.drops, "nothing dropped: early writes made room")
+}
+
+// TestPerTraceBatchLargerThanMaxBytes: the spans of one trace in one batch
+// that cannot fit in MaxBytes even alone keep the first that fit; the file
+// says how many it lacks and OnDrop is told.
+func TestPerTraceBatchLargerThanMaxBytes(t *testing.T) {
+	dir := t.TempDir()
+	var drops dropLog
+	const limit = 64 << 10
+	p, _ := newPerTrace(t, PerTraceConfig{Dir: dir, IdleTimeout: time.Hour, MaxBytes: limit, OnDrop: drops.add})
+	td := withPayload(makeTraces("big", []int{0}, 0, 100), 4<<10) // about 400 KiB
+	require.Greater(t, encodedSize(t, td), int64(limit))
+	require.NoError(t, p.Add(td))
+	assert.LessOrEqual(t, p.Bytes(), int64(limit))
+	_, held := p.Len()
+	assert.Positive(t, held)
+	assert.Less(t, held, 100)
+	dropped, firsts := drops.total(DropMemory)
+	assert.Equal(t, 100-held, dropped)
+	assert.Equal(t, 1, firsts)
+	require.NoError(t, p.Shutdown(context.Background()))
+
+	rep := readReport(t, filepath.Join(dir, "big-"+traceID(0).String()+".json"))
+	assert.Equal(t, held, len(rep.SpanSlices))
+	for i := range held {
+		_, ok := rep.SpanSlices[spanID(0, i).String()]
+		assert.True(t, ok, "span %d kept: the first spans are kept", i)
+	}
+	assert.Equal(t, fmt.Sprint(100-held), rep.OtherData["spans_dropped"])
+	assert.Contains(t, rep.OtherData["spans_dropped_reason"], fmt.Sprintf("of a batch larger than the memory limit of %d bytes", limit))
+
+	// A single span larger than the bound is dropped whole.
+	var drops2 dropLog
+	p2, _ := newPerTrace(t, PerTraceConfig{Dir: t.TempDir(), MaxBytes: 1 << 10, OnDrop: drops2.add})
+	require.NoError(t, p2.Add(withPayload(makeTraces("huge", []int{0}, 0, 1), 4<<10)))
+	_, held = p2.Len()
+	assert.Zero(t, held)
+	dropped, _ = drops2.total(DropMemory)
+	assert.Equal(t, 1, dropped)
+	require.NoError(t, p2.Shutdown(context.Background()))
 }
