@@ -1,6 +1,7 @@
 package chromefile
 
 import (
+	"context"
 	"encoding/binary"
 	"io"
 	"os"
@@ -123,5 +124,26 @@ func breakDir(t *testing.T, dir string) (restore func()) {
 	return func() {
 		require.NoError(t, os.Remove(dir))
 		require.NoError(t, os.Mkdir(dir, 0o755))
+	}
+}
+
+// flushIdle writes, before it returns, what the background writers would
+// write now: the traces idle for IdleTimeout, after releasing the written ones
+// kept past Retention. Tests call it with a fake clock instead of Start.
+func (p *PerTrace) flushIdle(ctx context.Context) {
+	now := p.cfg.Now()
+	var idle []pcommon.TraceID
+	p.mu.Lock()
+	p.releaseExpiredLocked(now)
+	for e := p.active.Front(); e != nil; e = e.Next() {
+		st := e.Value.(*traceState)
+		if now.Sub(st.updated) < p.cfg.IdleTimeout {
+			break
+		}
+		idle = append(idle, st.id)
+	}
+	p.mu.Unlock()
+	for _, err := range p.flushAll(ctx, idle) {
+		p.cfg.OnError(err)
 	}
 }

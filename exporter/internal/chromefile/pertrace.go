@@ -63,6 +63,9 @@ type PerTraceConfig struct {
 	OnDrop func(Drop)
 	// Now is the clock; nil means time.Now. Tests set it.
 	Now func() time.Time
+	// beforeConvert, when set, is called with the trace's ID before each
+	// file is converted. Tests use it to make a conversion slow.
+	beforeConvert func(pcommon.TraceID)
 }
 
 // Defaults for PerTraceConfig.
@@ -166,6 +169,8 @@ type traceState struct {
 	writtenAt time.Time
 	elem      *list.Element // in active or retained
 	onList    *list.List
+	busy      bool      // a background writer holds it
+	retryAt   time.Time // after a failed background write: not before this
 
 	// dropped counts the spans lost to limits since the spans were last
 	// released; droppedWritten is how many of them the file already names.
@@ -230,25 +235,91 @@ func NewPerTrace(cfg PerTraceConfig) (*PerTrace, error) {
 	}, nil
 }
 
-// Start writes idle traces in the background until Shutdown.
+// Start writes idle traces in the background until Shutdown. flushWorkers
+// writers each take the least recently updated idle trace that no other
+// writer holds, and look for the next as soon as they are done: a trace that
+// takes long to convert holds up one writer, never the files of other traces.
 func (p *PerTrace) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	p.done = make(chan struct{})
 	tick := min(max(p.cfg.IdleTimeout/4, 10*time.Millisecond), time.Second)
+	var wg sync.WaitGroup
+	for range flushWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.writeIdle(ctx, tick)
+		}()
+	}
 	go func() {
-		defer close(p.done)
-		t := time.NewTicker(tick)
-		defer t.Stop()
-		for {
+		wg.Wait()
+		close(p.done)
+	}()
+}
+
+// writeIdle writes idle traces one at a time until ctx is done, looking for
+// one every tick while there is none.
+func (p *PerTrace) writeIdle(ctx context.Context, tick time.Duration) {
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		st := p.claimIdle()
+		if st == nil {
 			select {
 			case <-ctx.Done():
-				return
 			case <-t.C:
-				p.flushIdle(ctx)
 			}
+			continue
 		}
-	}()
+		err := p.flush(ctx, st.id, false)
+		p.mu.Lock()
+		st.busy = false
+		if err != nil {
+			// A disk that refuses writes is retried every tick, not in
+			// a tight loop.
+			st.retryAt = p.cfg.Now().Add(tick)
+		}
+		p.mu.Unlock()
+		if err != nil && (ctx.Err() == nil || !errors.Is(err, ctx.Err())) {
+			// A write stopped by Shutdown is not reported: Shutdown
+			// writes that trace itself.
+			p.cfg.OnError(err)
+		}
+	}
+}
+
+// claimIdle releases the written traces whose retention has passed and
+// returns the least recently updated trace idle for IdleTimeout that no
+// writer holds, marked busy; nil when there is none.
+func (p *PerTrace) claimIdle() *traceState {
+	now := p.cfg.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.releaseExpiredLocked(now)
+	for e := p.active.Front(); e != nil; e = e.Next() {
+		st := e.Value.(*traceState)
+		if now.Sub(st.updated) < p.cfg.IdleTimeout {
+			return nil
+		}
+		if !st.busy && !now.Before(st.retryAt) {
+			st.busy = true
+			return st
+		}
+	}
+	return nil
+}
+
+// releaseExpiredLocked drops the written traces kept past Retention.
+func (p *PerTrace) releaseExpiredLocked(now time.Time) {
+	for e := p.retained.Front(); e != nil; {
+		st := e.Value.(*traceState)
+		if now.Sub(st.writtenAt) < p.cfg.Retention {
+			return
+		}
+		e = e.Next()
+		p.removeLocked(st)
+	}
 }
 
 // Add stores the spans of td (td is not retained). Spans past
@@ -368,7 +439,15 @@ func (p *PerTrace) makeRoomLocked() error {
 		p.mu.Unlock()
 		return nil
 	}
+	// A trace a writer holds is passed over: writing it would wait for that
+	// write, which may be a long conversion.
 	victim := p.active.Front().Value.(*traceState)
+	for e := p.active.Front(); e != nil; e = e.Next() {
+		if st := e.Value.(*traceState); !st.busy {
+			victim = st
+			break
+		}
+	}
 	p.mu.Unlock()
 	return p.flush(context.Background(), victim.id, true)
 }
@@ -454,6 +533,9 @@ func (p *PerTrace) flush(ctx context.Context, id pcommon.TraceID, drop bool) err
 	base := SanitizeName(st.service) + "-" + id.String()
 	p.mu.Unlock()
 
+	if p.cfg.beforeConvert != nil {
+		p.cfg.beforeConvert(id)
+	}
 	conv := converter.New(p.cfg.Converter...)
 	var u ptrace.ProtoUnmarshaler
 	for _, c := range chunks {
@@ -543,40 +625,10 @@ func (p *PerTrace) dropFields(d dropCounts) []byte {
 	return fmt.Appendf(nil, `"spans_dropped":"%d","spans_dropped_reason":"%s",`, d.total(), strings.Join(why, "; "))
 }
 
-// flushIdle writes the traces idle for IdleTimeout and releases the written
-// ones whose retention has passed. It stops between files, and in a file, when
-// ctx is done.
-func (p *PerTrace) flushIdle(ctx context.Context) {
-	now := p.cfg.Now()
-	var idle []pcommon.TraceID
-	p.mu.Lock()
-	for e := p.active.Front(); e != nil; e = e.Next() {
-		st := e.Value.(*traceState)
-		if now.Sub(st.updated) < p.cfg.IdleTimeout {
-			break
-		}
-		idle = append(idle, st.id)
-	}
-	for e := p.retained.Front(); e != nil; {
-		st := e.Value.(*traceState)
-		if now.Sub(st.writtenAt) < p.cfg.Retention {
-			break
-		}
-		e = e.Next()
-		p.removeLocked(st)
-	}
-	p.mu.Unlock()
-	for _, err := range p.flushAll(ctx, idle) {
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			continue // stopped by Shutdown, which writes those traces itself
-		}
-		p.cfg.OnError(err)
-	}
-}
-
-// flushWorkers is how many traces are written at once. Writes spend most of
-// their time waiting for fsync, so a few in parallel raise throughput even on
-// one core.
+// flushWorkers is how many traces the background writers, and Flush, write
+// at once. Writes spend most of their time waiting for fsync, so a few in
+// parallel raise throughput even on one core; more than one also keeps a trace
+// that takes long to convert from holding up the others.
 const flushWorkers = 4
 
 // flushAll writes the traces ids with up to flushWorkers goroutines, which all

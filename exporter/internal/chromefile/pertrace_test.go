@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
@@ -515,4 +516,84 @@ func TestPerTraceBatchLargerThanMaxBytes(t *testing.T) {
 	dropped, _ = drops2.total(DropMemory)
 	assert.Equal(t, 1, dropped)
 	require.NoError(t, p2.Shutdown(context.Background()))
+}
+
+// TestPerTraceSlowTraceDoesNotHoldUpOthers: while one trace takes long to
+// convert, other traces' files still appear within their idle timeout and a
+// little slack; Shutdown then writes the slow one too.
+func TestPerTraceSlowTraceDoesNotHoldUpOthers(t *testing.T) {
+	dir := t.TempDir()
+	const idle = 100 * time.Millisecond
+	const slack = 400 * time.Millisecond
+	slow := traceID(0)
+	converting := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	p, err := NewPerTrace(PerTraceConfig{Dir: dir, IdleTimeout: idle,
+		OnError: func(err error) { t.Errorf("background error: %v", err) },
+		beforeConvert: func(id pcommon.TraceID) {
+			if id == slow {
+				once.Do(func() { close(converting) })
+				<-release
+			}
+		}})
+	require.NoError(t, err)
+	p.Start()
+	released := false
+	t.Cleanup(func() { // on failure: stop before the directory is removed
+		if !released {
+			close(release)
+			_ = p.Shutdown(context.Background())
+		}
+	})
+	require.NoError(t, p.Add(makeTraces("slow", []int{0}, 0, 5)))
+	select {
+	case <-converting:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the slow trace was not written")
+	}
+
+	// Traces arriving while the slow one converts, one after the other and
+	// several at once: each file appears within idle + slack.
+	for round, traces := range [][]int{{1}, {2}, {3, 4, 5, 6, 7, 8}} {
+		begin := time.Now()
+		require.NoError(t, p.Add(makeTraces("fast", traces, 0, 3)))
+		for _, tr := range traces {
+			name := filepath.Join(dir, "fast-"+traceID(tr).String()+".json")
+			require.Eventually(t, func() bool { _, err := os.Stat(name); return err == nil },
+				idle+slack, 5*time.Millisecond, "round %d: trace %d not written within %v while another converts", round, tr, idle+slack)
+		}
+		t.Logf("round %d: %d files after %v (idle timeout %v)", round, len(traces), time.Since(begin).Round(time.Millisecond), idle)
+	}
+	_, err = os.Stat(filepath.Join(dir, "slow-"+slow.String()+".json"))
+	require.ErrorIs(t, err, os.ErrNotExist, "the slow trace is still converting")
+
+	close(release)
+	released = true
+	require.NoError(t, p.Shutdown(context.Background()))
+	assert.Len(t, spanIDsIn(t, dir), 5+8*3, "shutdown wrote everything")
+}
+
+// TestPerTraceBackgroundRetriesEveryTick: a write the disk refuses is retried
+// by the background writers once a tick, not in a tight loop, and succeeds
+// once the disk recovers.
+func TestPerTraceBackgroundRetriesEveryTick(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	var mu sync.Mutex
+	failures := 0
+	p, err := NewPerTrace(PerTraceConfig{Dir: dir, IdleTimeout: 40 * time.Millisecond, // a tick of 10ms
+		OnError: func(error) { mu.Lock(); failures++; mu.Unlock() }})
+	require.NoError(t, err)
+	restore := breakDir(t, dir)
+	p.Start()
+	require.NoError(t, p.Add(makeTraces("svc", []int{1}, 0, 2)))
+	time.Sleep(300 * time.Millisecond)
+	mu.Lock()
+	n := failures
+	mu.Unlock()
+	assert.Positive(t, n)
+	assert.LessOrEqual(t, n, 300/10+1, "at most one attempt a tick")
+	restore()
+	require.Eventually(t, func() bool { return len(listDir(t, dir)) == 1 }, 2*time.Second, 10*time.Millisecond)
+	require.NoError(t, p.Shutdown(context.Background()))
 }
