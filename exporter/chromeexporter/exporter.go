@@ -7,8 +7,11 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/otel2chrome/otel2chrome/exporter/chromeexporter/internal/metadata"
 	"github.com/otel2chrome/otel2chrome/exporter/internal/chromefile"
 )
 
@@ -16,14 +19,22 @@ import (
 // made in start, not at creation: a collector may create components and then
 // fail to start the pipeline, and should not have created directories by then.
 type chromeExporter struct {
-	cfg    *Config
-	logger *zap.Logger
-	sink   chromefile.Sink
+	cfg       *Config
+	logger    *zap.Logger
+	telemetry *metadata.TelemetryBuilder
+	sink      chromefile.Sink
 }
 
-func newChromeExporter(cfg *Config, logger *zap.Logger) *chromeExporter {
-	return &chromeExporter{cfg: cfg, logger: logger}
+func newChromeExporter(cfg *Config, logger *zap.Logger, telemetry *metadata.TelemetryBuilder) *chromeExporter {
+	return &chromeExporter{cfg: cfg, logger: logger, telemetry: telemetry}
 }
+
+// The reason attribute of the dropped-spans counter names the setting that
+// dropped the spans, as the operator would change it.
+var (
+	reasonSpansPerTrace = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "max_spans_per_trace")))
+	reasonMemory        = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "max_memory_mb")))
+)
 
 func (e *chromeExporter) start(_ context.Context, _ component.Host) error {
 	onError := func(err error) { e.logger.Warn("writing Chrome trace file failed; will retry", zap.Error(err)) }
@@ -67,8 +78,13 @@ func (e *chromeExporter) start(_ context.Context, _ component.Host) error {
 	return nil
 }
 
-// onDrop logs, once per trace, that a limit dropped spans of it.
+// onDrop counts spans a limit dropped and logs, once per trace, that it did.
 func (e *chromeExporter) onDrop(d chromefile.Drop) {
+	reason := reasonSpansPerTrace
+	if d.Reason == chromefile.DropMemory {
+		reason = reasonMemory
+	}
+	e.telemetry.ExporterChromeSpansDropped.Add(context.Background(), int64(d.Spans), reason)
 	if !d.First {
 		return
 	}

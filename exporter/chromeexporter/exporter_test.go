@@ -13,14 +13,19 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/otel2chrome/otel2chrome/converter/check"
+	"github.com/otel2chrome/otel2chrome/exporter/chromeexporter/internal/metadata"
 )
 
 // batch returns spans [from, to) of trace tr for service svc; span 0 is the
@@ -170,12 +175,14 @@ func TestPushReturnsUnstoredSpansForRetry(t *testing.T) {
 	cfg := NewFactory().CreateDefaultConfig().(*Config)
 	cfg.Directory = dir
 	cfg.MaxTracesInMemory = 1
-	e := newChromeExporter(cfg, zap.NewNop())
+	telemetry, err := metadata.NewTelemetryBuilder(componenttest.NewNopTelemetrySettings())
+	require.NoError(t, err)
+	e := newChromeExporter(cfg, zap.NewNop(), telemetry)
 	require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
 	require.NoError(t, e.pushTraces(context.Background(), batch("svc", 1, 0, 2)))
 	require.NoError(t, os.Rename(dir, dir+".moved"))
 	require.NoError(t, os.WriteFile(dir, nil, 0o644))
-	err := e.pushTraces(context.Background(), batch("svc", 2, 0, 3))
+	err = e.pushTraces(context.Background(), batch("svc", 2, 0, 3))
 	var te consumererror.Traces
 	require.True(t, errors.As(err, &te), "got %v", err)
 	assert.Equal(t, 3, te.Data().SpanCount())
@@ -185,4 +192,103 @@ func TestPushReturnsUnstoredSpansForRetry(t *testing.T) {
 	require.NoError(t, e.shutdown(context.Background()))
 	entries, _ := os.ReadDir(dir)
 	assert.Len(t, entries, 2)
+}
+
+// withPayload gives every span of td an attribute of n bytes.
+func withPayload(td ptrace.Traces, n int) ptrace.Traces {
+	payload := strings.Repeat("x", n)
+	spans := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+	for i := 0; i < spans.Len(); i++ {
+		spans.At(i).Attributes().PutStr("payload", payload)
+	}
+	return td
+}
+
+// TestLimitsDropCountedLoggedAndNamedInFile: spans past max_spans_per_trace,
+// in one request, and spans of one trace in one request larger than
+// max_memory_mb are dropped; the exporter's own counter, a warning per trace
+// and the files' otherData all say how many.
+func TestLimitsDropCountedLoggedAndNamedInFile(t *testing.T) {
+	dir := t.TempDir()
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	cfg.Directory = dir
+	cfg.TraceIdleTimeout = time.Hour
+	cfg.MaxSpansPerTrace = 10
+	cfg.MaxMemoryMB = 1
+	cfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
+	require.NoError(t, cfg.Validate())
+
+	tt := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
+	set := exportertest.NewNopSettings(typ)
+	set.TelemetrySettings = tt.NewTelemetrySettings()
+	core, logs := observer.New(zap.WarnLevel)
+	set.Logger = zap.New(core)
+	exp, err := NewFactory().CreateTraces(context.Background(), set, cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+
+	// Trace 1: 25 spans in one request, 5 more in another: 20 dropped.
+	require.NoError(t, exp.ConsumeTraces(context.Background(), batch("svc", 1, 0, 25)))
+	require.NoError(t, exp.ConsumeTraces(context.Background(), batch("svc", 1, 25, 30)))
+	// Trace 2: 5 spans of 400 KB in one request, 2 MB: only 2 fit in 1 MiB.
+	require.NoError(t, exp.ConsumeTraces(context.Background(), withPayload(batch("big", 2, 0, 5), 400<<10)))
+	require.NoError(t, exp.Shutdown(context.Background()))
+
+	got, err := tt.GetMetric("otelcol_exporter_chrome_spans_dropped")
+	require.NoError(t, err)
+	sum, ok := got.Data.(metricdata.Sum[int64])
+	require.True(t, ok, "a sum, got %T", got.Data)
+	assert.True(t, sum.IsMonotonic)
+	byReason := map[string]int64{}
+	for _, dp := range sum.DataPoints {
+		reason, _ := dp.Attributes.Value("reason")
+		byReason[reason.AsString()] = dp.Value
+	}
+	assert.Equal(t, map[string]int64{"max_spans_per_trace": 20, "max_memory_mb": 3}, byReason)
+
+	warnings := logs.All()
+	require.Len(t, warnings, 2, "one warning per trace, not per request")
+	assert.Contains(t, warnings[0].Message, "max_spans_per_trace")
+	assert.Contains(t, warnings[1].Message, "max_memory_mb")
+
+	rep := readChrome(t, filepath.Join(dir, "svc-"+traceIDString(1)+".json"))
+	assert.Len(t, rep.SpanSlices, 10)
+	assert.Equal(t, "20", rep.OtherData["spans_dropped"])
+	rep = readChrome(t, filepath.Join(dir, "big-"+traceIDString(2)+".json"))
+	assert.Len(t, rep.SpanSlices, 2)
+	assert.Equal(t, "3", rep.OtherData["spans_dropped"])
+}
+
+// TestMaxMemoryWritesEarly: traces that together exceed max_memory_mb are
+// written before they are idle, and none of their spans is lost.
+func TestMaxMemoryWritesEarly(t *testing.T) {
+	dir := t.TempDir()
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	cfg.Directory = dir
+	cfg.TraceIdleTimeout = time.Hour
+	cfg.MaxMemoryMB = 1
+	exp := newTraces(t, cfg)
+	for tr := range 10 { // 10 traces of 200 KB: 2 MB
+		require.NoError(t, exp.ConsumeTraces(context.Background(), withPayload(batch("svc", tr, 0, 4), 50<<10)))
+	}
+	require.Eventually(t, func() bool {
+		entries, _ := os.ReadDir(dir)
+		return len(entries) >= 5
+	}, 10*time.Second, 10*time.Millisecond, "traces written early to stay under 1 MiB")
+	require.NoError(t, exp.Shutdown(context.Background()))
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 10)
+	for _, e := range entries {
+		rep := readChrome(t, filepath.Join(dir, e.Name()))
+		assert.Len(t, rep.SpanSlices, 4, e.Name())
+		assert.NotContains(t, rep.OtherData, "spans_dropped", e.Name())
+	}
+}
+
+func traceIDString(tr int) string {
+	var tid pcommon.TraceID
+	binary.BigEndian.PutUint64(tid[8:], uint64(tr)+1)
+	return tid.String()
 }

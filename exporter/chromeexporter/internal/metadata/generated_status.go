@@ -1,5 +1,6 @@
 // Package metadata holds the build information of the chrome exporter: its
-// component type and stability, as mdatagen would generate from metadata.yaml.
+// component type and stability, and the instruments of its own telemetry, as
+// mdatagen would generate from metadata.yaml.
 package metadata
 
 import (
