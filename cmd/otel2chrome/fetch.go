@@ -1,11 +1,12 @@
 package main
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +23,8 @@ type fetchFlags struct {
 	since     time.Duration
 	limit     int
 	adjusted  bool
+	// allowRedirects follows redirects to another scheme, host or port.
+	allowRedirects bool
 }
 
 // searchFlags are the flags that only make sense with --service.
@@ -46,6 +49,12 @@ to /api/traces (the UI's API, microsecond times) when api_v3 is missing or
 fails, as Jaeger 1.76's memory store does for some searches. Spans come as
 stored (Jaeger's "raw" traces): otel2chrome corrects clock skew itself and
 reports every correction; --jaeger-adjust asks Jaeger to adjust them instead.
+
+Each answer streams into the converter as it arrives, under the limits files
+have: --max-input-size bounds it as sent (a larger Content-Length is refused
+before reading) and after gzip decompression. Redirects are followed only
+within the --jaeger server's scheme, host and port unless --allow-redirects
+is given; messages name the URL that answered.
 
 With --service, --start/--end (or --since) choose the window in which traces
 started and --operation/--limit narrow the search; the traces found are kept
@@ -74,6 +83,7 @@ apply to the spans, as in the main command.`,
 	fs.StringVar(&ff.operation, "operation", "", "with --service: only traces with a span of this `NAME` in that service")
 	fs.DurationVar(&ff.since, "since", jaegerquery.DefaultLookback, "with --service: search the traces that started this long before --end")
 	fs.IntVar(&ff.limit, "limit", jaegerquery.DefaultLimit, "with --service: at most this many traces per service")
+	fs.BoolVar(&ff.allowRedirects, "allow-redirects", false, "follow redirects to another host, port or scheme (by default only the --jaeger server's own are followed)")
 	fs.BoolVar(&ff.adjusted, "jaeger-adjust", false, "let Jaeger adjust the traces (clock skew, …) instead of fetching the spans as stored")
 	return cmd
 }
@@ -99,6 +109,9 @@ func (ff *fetchFlags) run(cmd *cobra.Command, flags *convertFlags, ids []string)
 	if ff.limit <= 0 {
 		return fmt.Errorf("fetch: --limit %d: must be positive", ff.limit)
 	}
+	if flags.maxInput <= 0 {
+		return fmt.Errorf("fetch: --max-input-size %d: must be positive", flags.maxInput)
+	}
 	q := jaegerquery.Query{Operation: ff.operation, Limit: ff.limit}
 	var err error
 	if flags.start != "" {
@@ -120,59 +133,94 @@ func (ff *fetchFlags) run(cmd *cobra.Command, flags *convertFlags, ids []string)
 		}
 	}
 
-	client, err := jaegerquery.New(ff.jaeger, jaegerquery.WithTimeout(ff.timeout), jaegerquery.WithAdjusters(ff.adjusted))
+	for _, id := range ids {
+		if _, err := jaegerquery.NormalizeTraceID(id); err != nil {
+			return fmt.Errorf("fetch: trace ID %q: %w", id, err)
+		}
+	}
+
+	client, err := jaegerquery.New(ff.jaeger, jaegerquery.WithTimeout(ff.timeout), jaegerquery.WithAdjusters(ff.adjusted),
+		jaegerquery.WithMaxAnswerSize(flags.maxInput), jaegerquery.WithCrossHostRedirects(ff.allowRedirects))
 	if err != nil {
 		return fmt.Errorf("fetch: --jaeger: %w", err)
 	}
-	ctx := cmd.Context()
-	var (
-		answers []jaegerquery.Answer
-		errs    []error
-	)
+	// Each answer is requested when the converter gets to it and streams
+	// into the decoder, under the limits files have.
+	stderr := cmd.ErrOrStderr()
+	inputs := make([]input, 0, len(ids)+len(services))
 	for _, id := range ids {
-		a, err := client.Trace(ctx, id)
-		if err != nil {
-			errs = append(errs, err)
-			if ctx.Err() != nil {
-				break
+		inputs = append(inputs, func(ctx context.Context) (source, error) {
+			a, err := client.Trace(ctx, id)
+			if err != nil {
+				return source{}, err
 			}
-			continue
-		}
-		answers = append(answers, a)
+			return answerSource(a, stderr, flags.quiet), nil
+		})
 	}
 	for _, svc := range services {
-		if ctx.Err() != nil {
-			break
-		}
+		q := q
 		q.Service = svc
-		a, err := client.Search(ctx, q)
-		if errors.Is(err, jaegerquery.ErrNotFound) {
-			// Say which services Jaeger knows when the name looks wrong.
-			if known, kerr := client.Services(ctx); kerr == nil && !slices.Contains(known, svc) {
-				err = fmt.Errorf("%w; Jaeger knows no service %q, only: %s", err, svc, strings.Join(known, ", "))
+		inputs = append(inputs, func(ctx context.Context) (source, error) {
+			a, err := client.Search(ctx, q)
+			if errors.Is(err, jaegerquery.ErrNotFound) {
+				// Say which services Jaeger knows when the name looks wrong.
+				if known, kerr := client.Services(ctx); kerr == nil && !slices.Contains(known, svc) {
+					for i, k := range known {
+						known[i] = strconv.Quote(k)
+					}
+					err = fmt.Errorf("%w; Jaeger knows no service %q, only: %s", err, svc, strings.Join(known, ", "))
+				}
 			}
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		answers = append(answers, a)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-
-	inputs := make([]input, len(answers))
-	for i, a := range answers {
-		if !flags.quiet {
-			fmt.Fprintf(cmd.ErrOrStderr(), "otel2chrome: fetched %s (%d bytes)\n", a.URL, len(a.Body))
-		}
-		inputs[i] = input{
-			name: "jaeger " + a.URL,
-			open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(a.Body)), nil },
-		}
+			if err != nil {
+				return source{}, err
+			}
+			return answerSource(a, stderr, flags.quiet), nil
+		})
 	}
 	// The search flags chose the traces; they must not filter their spans.
 	flags.services, flags.start, flags.end = nil, "", ""
-	return flags.run(cmd, inputs)
+	return fetchError(flags.run(cmd, inputs))
+}
+
+// answerSource names an answer by where it came from and, once it is
+// decoded, says so with its size after decompression.
+func answerSource(a jaegerquery.Answer, stderr io.Writer, quiet bool) source {
+	cr := &countingReader{r: a.Body}
+	return source{
+		name: "jaeger " + a.Source(),
+		r:    cr,
+		done: func(err error) {
+			a.Body.Close()
+			if err == nil && !quiet {
+				fmt.Fprintf(stderr, "otel2chrome: fetched %s (%d bytes)\n", a.Source(), cr.n)
+			}
+		},
+	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// fetchError adds to err the flag that would have let the request through.
+func fetchError(err error) error {
+	var (
+		redirect *jaegerquery.RedirectError
+		tooLarge *jaegerquery.TooLargeError
+	)
+	switch {
+	case errors.As(err, &redirect):
+		return fmt.Errorf("%w (--allow-redirects follows redirects to other hosts)", err)
+	case errors.As(err, &tooLarge):
+		return fmt.Errorf("%w (--max-input-size sets the limit)", err)
+	}
+	return err
 }

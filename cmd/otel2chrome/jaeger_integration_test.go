@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/http"
@@ -363,8 +364,13 @@ func TestJaegerFetch(t *testing.T) {
 		if a.API != jaegerquery.APIv1 {
 			t.Errorf("%s: answered by %s", tc.name, a.API)
 		}
+		body, err := io.ReadAll(a.Body)
+		a.Body.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
 		p := filepath.Join(t.TempDir(), "jaeger.json")
-		os.WriteFile(p, a.Body, 0o644)
+		os.WriteFile(p, body, 0o644)
 		sameSpans(t, tc.name, direct, convertFile(t, p), 1000)
 	}
 

@@ -21,22 +21,32 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// The first Ctrl-C cancels the work (no partial -o file is left); from
-	// then on the default handling is back, so a second one kills at once.
-	// Work stuck in a read that cannot be interrupted gets a short grace.
+	// The first Ctrl-C or SIGTERM cancels the work: reads and writes fail
+	// from then on, the temporary -o file is removed and the old one stays.
+	// Work that cannot be interrupted (a blocked read, laying out the spans)
+	// gets a short grace, and a second signal ends the wait; either way the
+	// temporary files go first.
 	context.AfterFunc(ctx, func() {
 		stop()
-		time.Sleep(3 * time.Second)
+		again := make(chan os.Signal, 1)
+		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+		select {
+		case <-time.After(3 * time.Second):
+		case <-again:
+		}
+		liveTemps.abandon()
 		fmt.Fprintln(os.Stderr, "otel2chrome: interrupted")
 		os.Exit(130)
 	})
 	cmd := newRootCmd()
 	if err := cmd.ExecuteContext(ctx); err != nil {
+		// An error after the interrupt is the interrupt's doing; a run that
+		// got its output into place before it is complete, and exits 0.
 		if ctx.Err() != nil {
 			fmt.Fprintln(os.Stderr, "otel2chrome: interrupted")
 			os.Exit(130)
 		}
-		fmt.Fprintln(os.Stderr, "otel2chrome:", err)
+		fmt.Fprintln(os.Stderr, "otel2chrome:", printableMessage(err.Error()))
 		os.Exit(1)
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"compress/gzip"
 	"context"
 	"encoding/hex"
 	"fmt"
@@ -34,10 +33,19 @@ func buildVersion() string {
 	return "(devel)"
 }
 
-// input is one source of trace data for the converter.
-type input struct {
-	name string                        // shown in errors and progress
-	open func() (io.ReadCloser, error) // opened once, when converted
+// input is one source of trace data for the converter, opened when its turn
+// comes: a file then, and a fetched answer is requested only then, so it
+// streams into the decoder instead of waiting in memory.
+type input func(ctx context.Context) (source, error)
+
+// source is an opened input.
+type source struct {
+	// name is shown in errors and progress: a file name, made printable,
+	// or where a fetched answer came from.
+	name string
+	r    io.Reader
+	// done is called once decoding is over, with its error.
+	done func(err error)
 }
 
 // ctxReader stops a conversion between reads once its context is done.
@@ -65,10 +73,18 @@ func fileInputs(args []string, stdin io.Reader, stderr io.Writer) []input {
 	inputs := make([]input, 0, len(args))
 	for _, a := range args {
 		if a == "-" {
-			inputs = append(inputs, input{name: "<stdin>", open: func() (io.ReadCloser, error) { return io.NopCloser(stdin), nil }})
+			inputs = append(inputs, func(context.Context) (source, error) {
+				return source{name: "<stdin>", r: stdin, done: func(error) {}}, nil
+			})
 			continue
 		}
-		inputs = append(inputs, input{name: a, open: func() (io.ReadCloser, error) { return os.Open(a) }})
+		inputs = append(inputs, func(context.Context) (source, error) {
+			f, err := os.Open(a)
+			if err != nil {
+				return source{}, err // names the file
+			}
+			return source{name: printableName(a), r: f, done: func(error) { f.Close() }}, nil
+		})
 	}
 	return inputs
 }
@@ -109,6 +125,9 @@ func (f *convertFlags) register(cmd *cobra.Command) {
 func (f *convertFlags) options() ([]converter.Option, error) {
 	if f.split != "" && f.output != "" {
 		return nil, fmt.Errorf("-o and --split do not go together: --split writes one file per trace into its directory")
+	}
+	if f.maxInput <= 0 {
+		return nil, fmt.Errorf("--max-input-size %d: must be positive", f.maxInput)
 	}
 	opts := []converter.Option{
 		converter.WithMaxAttributeLen(f.maxAttrLen),
@@ -185,17 +204,22 @@ func (f *convertFlags) run(cmd *cobra.Command, inputs []input, extra ...converte
 	opts = append(opts, converter.WithProgress(prog.update))
 	opts = append(opts, extra...)
 	c := converter.New(opts...)
-	for _, in := range inputs {
-		if err := cmd.Context().Err(); err != nil {
+	ctx := cmd.Context()
+	if f.output != "" && f.output != "-" {
+		dir, base := filepath.Split(f.output)
+		f.cleanStaleTemps(stderr, dir, tempPattern(base), func(name string) bool { return isTempOf(name, base) })
+	}
+	for _, open := range inputs {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-		rc, err := in.open()
+		src, err := open(ctx)
 		if err != nil {
-			return err // os.Open errors already name the file
+			return err
 		}
-		err = c.Decode(in.name, ctxReader{cmd.Context(), rc})
-		rc.Close()
-		prog.done(in.name)
+		err = c.Decode(src.name, ctxReader{ctx, src.r})
+		prog.done(src.name) // clears the progress line before done may print
+		src.done(err)
 		if err != nil {
 			return err
 		}
@@ -212,11 +236,11 @@ func (f *convertFlags) run(cmd *cobra.Command, inputs []input, extra ...converte
 	var st converter.Stats
 	if f.output == "" || f.output == "-" {
 		w := bufio.NewWriterSize(cmd.OutOrStdout(), 256<<10)
-		if st, err = c.Encode(w); err == nil {
+		if st, err = c.Encode(ctxWriter{ctx, w}); err == nil {
 			err = w.Flush()
 		}
 	} else {
-		err = writeAtomic(f.output, func(w io.Writer) error {
+		err = writeAtomic(ctx, f.output, func(w io.Writer) error {
 			var err error
 			st, err = c.Encode(w)
 			return err
@@ -233,10 +257,11 @@ func (f *convertFlags) writeSplit(cmd *cobra.Command, c *converter.Converter) er
 	if err := os.MkdirAll(f.split, 0o755); err != nil {
 		return err
 	}
+	f.cleanStaleTemps(cmd.ErrOrStderr(), f.split, ".trace-*.json.tmp-*", isSplitTemp)
 	for _, id := range c.TraceIDs() {
 		path := filepath.Join(f.split, "trace-"+id.String()+".json")
 		var st converter.Stats
-		if err := writeAtomic(path, func(w io.Writer) error {
+		if err := writeAtomic(cmd.Context(), path, func(w io.Writer) error {
 			var err error
 			st, err = c.EncodeTrace(w, id)
 			return err
@@ -282,103 +307,9 @@ func (f *convertFlags) report(w io.Writer, path string, st converter.Stats) {
 	if path == "" || path == "-" {
 		path = "stdout"
 	}
+	path = printableName(path)
 	fmt.Fprintf(w, "otel2chrome: wrote %s: %d spans, %d services, %d lanes, %d flows, %d events\n",
 		path, st.Spans, st.Processes, st.Threads, st.Flows, st.Instants)
-}
-
-// writeAtomic writes path through a temporary file in the same directory and
-// renames it into place, so path is always either the old file or a complete
-// new one. A .gz name gzips the content.
-func writeAtomic(path string, write func(io.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("creating %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 256<<10)
-	var w io.Writer = bw
-	var gz *gzip.Writer
-	if strings.HasSuffix(path, ".gz") {
-		gz = gzip.NewWriter(bw)
-		w = gz
-	}
-	if err = write(w); err != nil {
-		return err
-	}
-	if gz != nil {
-		if err = gz.Close(); err != nil {
-			return fmt.Errorf("writing %s: %w", path, err)
-		}
-	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	// CreateTemp makes the file private; give it the mode the file it
-	// replaces had, or the one a plain create would (0666 less the umask).
-	mode := newFileMode()
-	if fi, err := os.Stat(path); err == nil {
-		mode = fi.Mode().Perm()
-	}
-	if err = os.Chmod(tmp.Name(), mode); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
-}
-
-// progress prints how much of a large input has been read, on one line, when
-// stderr is a terminal.
-type progress struct {
-	w       io.Writer
-	on      bool
-	last    time.Time
-	printed bool
-}
-
-// progressMin is the input size from which progress is shown.
-const progressMin = 16 << 20
-
-func newProgress(w io.Writer, quiet bool) *progress {
-	p := &progress{w: w}
-	if f, ok := w.(*os.File); ok && !quiet {
-		p.on = term.IsTerminal(int(f.Fd()))
-	}
-	return p
-}
-
-func (p *progress) update(name string, read int64) {
-	if !p.on || read < progressMin {
-		return
-	}
-	if now := time.Now(); now.Sub(p.last) >= 200*time.Millisecond {
-		p.last = now
-		p.printed = true
-		fmt.Fprintf(p.w, "\rotel2chrome: reading %s: %d MiB   ", name, read>>20)
-	}
-}
-
-func (p *progress) done(name string) {
-	if p.printed {
-		fmt.Fprint(p.w, "\r\033[K")
-		p.printed = false
-	}
 }
 
 func newRootCmd() *cobra.Command {

@@ -1,6 +1,7 @@
 package jaegerquery
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -14,13 +15,15 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Defaults of the client's options and of a Query's unset fields.
 const (
 	// DefaultTimeout bounds each request to the query service.
 	DefaultTimeout = 30 * time.Second
-	// DefaultMaxAnswerSize bounds the size of one answer.
+	// DefaultMaxAnswerSize bounds the size of one answer, as sent and after
+	// decompression; it is the converter's default limit on one document.
 	DefaultMaxAnswerSize int64 = 1 << 30
 	// DefaultLimit is how many traces a search returns when Query.Limit is 0.
 	DefaultLimit = 20
@@ -58,11 +61,28 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("GET %s: HTTP %d %s: %s", e.URL, e.Status, http.StatusText(e.Status), e.Message)
 }
 
-// Answer is one JSON answer of the query service, as received.
+// Answer is one JSON answer of the query service. Body streams it as it
+// arrives, gzip removed and bounded by the client's limit, so an answer is
+// never held whole by the client; its read errors say what went wrong
+// (timeout, too large, connection lost) and leave naming the answer to the
+// reader: Source says where it came from. The caller must Close Body.
 type Answer struct {
 	URL  string // the request that produced it
+	From string // the URL that answered: URL, or where a followed redirect led
 	API  API    // which API answered, so which JSON shape Body has
-	Body []byte
+	// Size is the answer's length as sent (Content-Length, compressed if the
+	// server gzipped it), or -1 when the server did not say.
+	Size int64
+	Body io.ReadCloser
+}
+
+// Source names the answer for messages: the request and, when it was
+// redirected, where it was answered.
+func (a Answer) Source() string {
+	if a.From == "" || a.From == a.URL {
+		return a.URL
+	}
+	return a.URL + " (redirected to " + a.From + ")"
 }
 
 // Query selects traces to search for. Only Service is required.
@@ -88,6 +108,7 @@ type Client struct {
 	maxAnswer int64
 	adjust    bool
 	v3        bool
+	crossHost bool // follow redirects to another scheme, host or port
 	now       func() time.Time
 }
 
@@ -102,8 +123,16 @@ func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = 
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
 
 // WithMaxAnswerSize refuses answers larger than n bytes (default
-// DefaultMaxAnswerSize).
+// DefaultMaxAnswerSize): from their Content-Length before reading, or once
+// more than n bytes have arrived, counted after gzip decompression. The
+// errors wrap a *TooLargeError.
 func WithMaxAnswerSize(n int64) Option { return func(c *Client) { c.maxAnswer = n } }
+
+// WithCrossHostRedirects follows redirects to another scheme, host or port.
+// By default only redirects within the query service's own origin are
+// followed, and the others fail with a *RedirectError: the answer would come
+// from a server the user did not name.
+func WithCrossHostRedirects(on bool) Option { return func(c *Client) { c.crossHost = on } }
 
 // WithAdjusters lets Jaeger apply its adjusters (clock skew, duplicate span
 // IDs, …) to the traces it returns. By default the client asks for the raw
@@ -142,6 +171,13 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	for _, o := range opts {
 		o(c)
 	}
+	if c.maxAnswer <= 0 {
+		return nil, fmt.Errorf("answer size limit %d: must be positive", c.maxAnswer)
+	}
+	// A copy, so the redirect policy applies to this client's requests only.
+	hc := *c.hc
+	hc.CheckRedirect = c.checkRedirect(c.hc.CheckRedirect)
+	c.hc = &hc
 	return c, nil
 }
 
@@ -263,17 +299,20 @@ func (c *Client) Search(ctx context.Context, q Query) (Answer, error) {
 // Services lists the service names Jaeger knows, to help when a search finds
 // nothing.
 func (c *Client) Services(ctx context.Context) ([]string, error) {
-	u := c.base + "/api/services"
-	body, status, err := c.get(ctx, u)
+	s, err := c.open(ctx, c.base+"/api/services")
+	if err != nil {
+		return nil, err
+	}
+	body, err := s.readAll(min(c.maxAnswer, maxServicesAnswer))
 	if err != nil {
 		return nil, err
 	}
 	var ans v1Answer[[]string]
 	if jerr := json.Unmarshal(body, &ans); jerr != nil {
-		return nil, badAnswer(u, body, `{"data":[…]}`)
+		return nil, badAnswer(s.where(), body, `{"data":[…]}`)
 	}
-	if status != http.StatusOK || len(ans.Errors) > 0 {
-		return nil, &StatusError{URL: u, Status: status, Message: ans.message(body)}
+	if s.status != http.StatusOK || len(ans.Errors) > 0 {
+		return nil, &StatusError{URL: s.where(), Status: s.status, Message: ans.message(body)}
 	}
 	return ans.Data, nil
 }
@@ -293,7 +332,7 @@ func (a *v1Answer[T]) message(body []byte) string {
 	}
 	msgs := make([]string, len(a.Errors))
 	for i, e := range a.Errors {
-		msgs[i] = e.Msg
+		msgs[i] = printable(e.Msg)
 	}
 	return strings.Join(msgs, "; ")
 }
@@ -324,94 +363,106 @@ func fallback(err error) bool {
 // getV3 fetches an api_v3 answer. Its errors are errNoAPI unless the server
 // was unreachable, slow, or said authoritatively that nothing matches.
 func (c *Client) getV3(ctx context.Context, u string) (Answer, error) {
-	body, status, err := c.get(ctx, u)
-	if err != nil {
-		return Answer{}, err
-	}
-	var ans v3Answer
-	if jerr := json.Unmarshal(body, &ans); jerr != nil || (ans.Result == nil && ans.Error == nil) {
-		if status == http.StatusOK {
-			return Answer{}, errNoAPI{badAnswer(u, body, `{"result":{"resourceSpans":…}}`)}
+	return c.fetch(ctx, u, APIv3, func(where string, status int, body []byte) error {
+		var ans v3Answer
+		if jerr := json.Unmarshal(body, &ans); jerr != nil || (ans.Result == nil && ans.Error == nil) {
+			if status == http.StatusOK {
+				return errNoAPI{badAnswer(where, body, `{"result":{"resourceSpans":…}}`)}
+			}
+			return errNoAPI{&StatusError{URL: where, Status: status, Message: excerpt(body)}}
 		}
-		return Answer{}, errNoAPI{&StatusError{URL: u, Status: status, Message: excerpt(body)}}
-	}
-	switch {
-	case ans.Error != nil && status == http.StatusNotFound:
-		return Answer{}, fmt.Errorf("GET %s: %s: %w", u, ans.Error.Message, ErrNotFound)
-	case ans.Error != nil || status != http.StatusOK:
-		msg := excerpt(body)
-		if ans.Error != nil {
-			msg = ans.Error.Message
+		switch {
+		case ans.Error != nil && status == http.StatusNotFound:
+			return fmt.Errorf("GET %s: %s: %w", where, printable(ans.Error.Message), ErrNotFound)
+		case ans.Error != nil || status != http.StatusOK:
+			msg := excerpt(body)
+			if ans.Error != nil {
+				msg = printable(ans.Error.Message)
+			}
+			return errNoAPI{&StatusError{URL: where, Status: status, Message: msg}}
+		case len(ans.Result.ResourceSpans) == 0:
+			return fmt.Errorf("GET %s: empty result: %w", where, ErrNotFound)
 		}
-		return Answer{}, errNoAPI{&StatusError{URL: u, Status: status, Message: msg}}
-	case len(ans.Result.ResourceSpans) == 0:
-		return Answer{}, fmt.Errorf("GET %s: empty result: %w", u, ErrNotFound)
-	}
-	return Answer{URL: u, API: APIv3, Body: body}, nil
+		return nil
+	})
 }
 
 // getV1 fetches an /api answer.
 func (c *Client) getV1(ctx context.Context, u string) (Answer, error) {
-	body, status, err := c.get(ctx, u)
+	return c.fetch(ctx, u, APIv1, func(where string, status int, body []byte) error {
+		var ans v1Answer[[]json.RawMessage]
+		if jerr := json.Unmarshal(body, &ans); jerr != nil {
+			if status != http.StatusOK {
+				return &StatusError{URL: where, Status: status, Message: excerpt(body)}
+			}
+			return badAnswer(where, body, `{"data":[…]}`)
+		}
+		switch {
+		case status == http.StatusNotFound:
+			return fmt.Errorf("GET %s: %s: %w", where, ans.message(body), ErrNotFound)
+		case status != http.StatusOK:
+			return &StatusError{URL: where, Status: status, Message: ans.message(body)}
+		case len(ans.Data) == 0 && len(ans.Errors) > 0:
+			return &StatusError{URL: where, Status: status, Message: ans.message(body)}
+		case len(ans.Data) == 0:
+			return fmt.Errorf("GET %s: no traces in the answer: %w", where, ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// fetch sends one GET and checks the answer with check, which gets the
+// request's name for errors, the status and the body. Error answers and
+// answers up to headSize bytes are checked whole; a larger 200 answer is only
+// seen to start like JSON and is then streamed, whatever else is wrong with
+// it being for its reader to find.
+func (c *Client) fetch(ctx context.Context, u string, api API, check func(where string, status int, body []byte) error) (Answer, error) {
+	s, err := c.open(ctx, u)
 	if err != nil {
 		return Answer{}, err
 	}
-	var ans v1Answer[[]json.RawMessage]
-	if jerr := json.Unmarshal(body, &ans); jerr != nil {
-		if status != http.StatusOK {
-			return Answer{}, &StatusError{URL: u, Status: status, Message: excerpt(body)}
+	head, whole, err := s.head()
+	if err != nil {
+		s.Close()
+		return Answer{}, fmt.Errorf("GET %s: %w", s.where(), err)
+	}
+	a := Answer{URL: u, From: s.from, API: api, Size: s.size, Body: s}
+	if whole || s.status != http.StatusOK || !startsLikeJSON(head) {
+		// check sees a truncated body when the answer is larger; that is
+		// enough to report an error answer or one that is not JSON.
+		head = bytes.Clone(head)
+		s.Close()
+		if err := check(s.where(), s.status, head); err != nil {
+			return Answer{}, err
 		}
-		return Answer{}, badAnswer(u, body, `{"data":[…]}`)
+		if !whole {
+			return Answer{}, fmt.Errorf("GET %s: HTTP %d with a body larger than %d bytes", s.where(), s.status, headSize)
+		}
+		a.Body = io.NopCloser(bytes.NewReader(head))
 	}
-	switch {
-	case status == http.StatusNotFound:
-		return Answer{}, fmt.Errorf("GET %s: %s: %w", u, ans.message(body), ErrNotFound)
-	case status != http.StatusOK:
-		return Answer{}, &StatusError{URL: u, Status: status, Message: ans.message(body)}
-	case len(ans.Data) == 0 && len(ans.Errors) > 0:
-		return Answer{}, &StatusError{URL: u, Status: status, Message: ans.message(body)}
-	case len(ans.Data) == 0:
-		return Answer{}, fmt.Errorf("GET %s: no traces in the answer: %w", u, ErrNotFound)
-	}
-	return Answer{URL: u, API: APIv1, Body: body}, nil
+	return a, nil
 }
 
-// get sends one GET and returns the body and status. Its errors say whether
-// the server was unreachable or too slow.
-func (c *Client) get(ctx context.Context, u string) ([]byte, int, error) {
-	if c.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, 0, fmt.Errorf("GET %s: %w", u, err)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, 0, c.transportError(ctx, u, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxAnswer+1))
-	if err != nil {
-		return nil, 0, c.transportError(ctx, u, err)
-	}
-	if int64(len(body)) > c.maxAnswer {
-		return nil, 0, fmt.Errorf("GET %s: answer larger than %d bytes", u, c.maxAnswer)
-	}
-	return body, resp.StatusCode, nil
+// startsLikeJSON reports whether b starts (after whitespace or a byte order
+// mark) with a JSON object, as every answer of both APIs does.
+func startsLikeJSON(b []byte) bool {
+	b = bytes.TrimLeft(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")), " \t\r\n")
+	return len(b) > 0 && b[0] == '{'
 }
 
 func (c *Client) transportError(ctx context.Context, u string, err error) error {
-	var nerr net.Error
-	var oerr *net.OpError
+	var (
+		nerr net.Error
+		oerr *net.OpError
+		rerr *RedirectError
+	)
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) || (errors.As(err, &nerr) && nerr.Timeout()):
 		return fmt.Errorf("GET %s: no complete answer within %v: %w", u, c.timeout, context.DeadlineExceeded)
 	case ctx.Err() != nil:
 		return fmt.Errorf("GET %s: %w", u, ctx.Err())
+	case errors.As(err, &rerr):
+		return rerr
 	case errors.As(err, &oerr) && oerr.Op == "dial":
 		return fmt.Errorf("Jaeger query service at %s unreachable: %w", c.base, err)
 	}
@@ -434,6 +485,27 @@ func NormalizeTraceID(id string) (string, error) {
 
 func badAnswer(u string, body []byte, want string) error {
 	return fmt.Errorf("GET %s: not a Jaeger answer (want JSON %s): %q", u, want, excerpt(body))
+}
+
+// printable escapes what a terminal would act on in text from the server
+// (control characters, invalid UTF-8, bidi overrides) as Go quotes it, and
+// leaves the rest as it is.
+func printable(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case strconv.IsPrint(r):
+			b.WriteString(s[i : i+n])
+		default:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // excerpt returns the start of an answer, fit for an error message.

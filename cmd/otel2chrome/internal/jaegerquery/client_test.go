@@ -3,6 +3,7 @@ package jaegerquery
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -151,7 +152,7 @@ func TestTrace(t *testing.T) {
 			name:    "answer too large",
 			replies: map[string]reply{v3Path: {200, v3OK}},
 			opts:    []Option{WithMaxAnswerSize(10)},
-			wantErr: "answer larger than 10 bytes",
+			wantErr: "answer larger than the limit of 10 bytes: Content-Length says 62 (refused before reading)",
 		},
 		{
 			name:      "adjusted traces",
@@ -178,8 +179,13 @@ func TestTrace(t *testing.T) {
 			} else if err != nil {
 				t.Fatal(err)
 			} else {
-				if a.API != tc.wantAPI || len(a.Body) == 0 || !strings.HasPrefix(a.URL, base+"/api/") {
-					t.Errorf("answer = %s %s (%d bytes), want API %s", a.API, a.URL, len(a.Body), tc.wantAPI)
+				body, err := io.ReadAll(a.Body)
+				a.Body.Close()
+				if err != nil || a.API != tc.wantAPI || string(body) != tc.replies[strings.TrimPrefix(strings.Split(a.URL, "?")[0], base)].body || !strings.HasPrefix(a.URL, base+"/api/") {
+					t.Errorf("answer = %s %s (%q, %v), want API %s", a.API, a.URL, body, err, tc.wantAPI)
+				}
+				if a.From != a.URL || a.Source() != a.URL {
+					t.Errorf("answer from %s, source %s; want %s", a.From, a.Source(), a.URL)
 				}
 				raw := strings.Contains(a.URL, "raw")
 				if raw == c.adjust {

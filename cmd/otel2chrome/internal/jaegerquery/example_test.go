@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 
@@ -30,11 +31,16 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(a.API, len(a.Body), "bytes")
+	body, err := io.ReadAll(a.Body) // the answer streams in as it is read
+	a.Body.Close()
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(a.API, len(body), "bytes from", a.Source() == jaeger.URL+"/api/v3/traces/4bf92f3577b34da6a3ce929d0e0e4736?raw_traces=true")
 
 	_, err = c.Trace(context.Background(), "1")
 	fmt.Println(errors.Is(err, jaegerquery.ErrNotFound))
 	// Output:
-	// api_v3 62 bytes
+	// api_v3 62 bytes from true
 	// true
 }
