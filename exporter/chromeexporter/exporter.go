@@ -23,18 +23,19 @@ type chromeExporter struct {
 	logger    *zap.Logger
 	telemetry *metadata.TelemetryBuilder
 	sink      chromefile.Sink
+	// Attributes of the dropped-spans counter: the exporter, as exporterhelper
+	// names it in its own metrics (the meter is shared by every chrome
+	// exporter), and the setting that dropped the spans.
+	droppedBySpans, droppedByMemory metric.AddOption
 }
 
-func newChromeExporter(cfg *Config, logger *zap.Logger, telemetry *metadata.TelemetryBuilder) *chromeExporter {
-	return &chromeExporter{cfg: cfg, logger: logger, telemetry: telemetry}
+func newChromeExporter(cfg *Config, id component.ID, logger *zap.Logger, telemetry *metadata.TelemetryBuilder) *chromeExporter {
+	attrs := func(reason string) metric.AddOption {
+		return metric.WithAttributeSet(attribute.NewSet(attribute.String("exporter", id.String()), attribute.String("reason", reason)))
+	}
+	return &chromeExporter{cfg: cfg, logger: logger, telemetry: telemetry,
+		droppedBySpans: attrs("max_spans_per_trace"), droppedByMemory: attrs("max_memory_mb")}
 }
-
-// The reason attribute of the dropped-spans counter names the setting that
-// dropped the spans, as the operator would change it.
-var (
-	reasonSpansPerTrace = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "max_spans_per_trace")))
-	reasonMemory        = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", "max_memory_mb")))
-)
 
 func (e *chromeExporter) start(_ context.Context, _ component.Host) error {
 	onError := func(err error) { e.logger.Warn("writing Chrome trace file failed; will retry", zap.Error(err)) }
@@ -80,9 +81,9 @@ func (e *chromeExporter) start(_ context.Context, _ component.Host) error {
 
 // onDrop counts spans a limit dropped and logs, once per trace, that it did.
 func (e *chromeExporter) onDrop(d chromefile.Drop) {
-	reason := reasonSpansPerTrace
+	reason := e.droppedBySpans
 	if d.Reason == chromefile.DropMemory {
-		reason = reasonMemory
+		reason = e.droppedByMemory
 	}
 	e.telemetry.ExporterChromeSpansDropped.Add(context.Background(), int64(d.Spans), reason)
 	if !d.First {

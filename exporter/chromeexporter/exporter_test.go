@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/consumer/consumererror"
@@ -177,7 +178,7 @@ func TestPushReturnsUnstoredSpansForRetry(t *testing.T) {
 	cfg.MaxTracesInMemory = 1
 	telemetry, err := metadata.NewTelemetryBuilder(componenttest.NewNopTelemetrySettings())
 	require.NoError(t, err)
-	e := newChromeExporter(cfg, zap.NewNop(), telemetry)
+	e := newChromeExporter(cfg, component.MustNewID("chrome"), zap.NewNop(), telemetry)
 	require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
 	require.NoError(t, e.pushTraces(context.Background(), batch("svc", 1, 0, 2)))
 	require.NoError(t, os.Rename(dir, dir+".moved"))
@@ -244,6 +245,8 @@ func TestLimitsDropCountedLoggedAndNamedInFile(t *testing.T) {
 	for _, dp := range sum.DataPoints {
 		reason, _ := dp.Attributes.Value("reason")
 		byReason[reason.AsString()] = dp.Value
+		exporter, _ := dp.Attributes.Value("exporter")
+		assert.Equal(t, set.ID.String(), exporter.AsString(), "the exporter named, as exporterhelper names it")
 	}
 	assert.Equal(t, map[string]int64{"max_spans_per_trace": 20, "max_memory_mb": 3}, byReason)
 

@@ -57,7 +57,7 @@ func createTraces(ctx context.Context, set exporter.Settings, cfg component.Conf
 	if err != nil {
 		return nil, err
 	}
-	e := newChromeExporter(c, set.Logger, telemetry)
+	e := newChromeExporter(c, set.ID, set.Logger, telemetry)
 	return exporterhelper.NewTraces(ctx, set, cfg,
 		e.pushTraces,
 		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),

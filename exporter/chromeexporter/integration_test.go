@@ -7,6 +7,9 @@
 //
 //	go test -tags integration -run TestCollectorIntegration -v ./exporter/chromeexporter
 //
+// TestCollectorHostileInput: one 7 MB request of 100,000 overlapping spans of
+// one trace, small traces beside it; limits, timing and the exporter's counter.
+//
 // Environment:
 //
 //	OTEL2CHROME_OTELCOL        a prebuilt otelcol-chrome binary (else go build)
@@ -21,9 +24,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,6 +41,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -281,6 +289,216 @@ service:
 		assert.Greater(t, rollFiles, 1, "rolling: rotated under load")
 	}
 	t.Logf("whole test: %v", time.Since(testStart).Round(time.Millisecond))
+}
+
+// TestCollectorHostileInput sends, as the issue "Hostile input, signals and
+// limits" did, one OTLP/HTTP request of 6 MB holding a single trace of 100,000
+// overlapping sibling spans, and small traces right after it. Two exporters
+// take them: chrome with the default max_spans_per_trace (10,000) and
+// chrome/unbounded with room for the whole trace. The small traces' files must
+// appear within trace_idle_timeout and a little slack in both directories,
+// while the big trace converts; the bounded file holds the first 10,000 spans
+// and says it lacks 90,000, as does the exporter's own counter.
+func TestCollectorHostileInput(t *testing.T) {
+	bin := collectorBinary(t)
+	work := t.TempDir()
+	boundedDir := filepath.Join(work, "bounded")
+	unboundedDir := filepath.Join(work, "unbounded")
+	logPath := filepath.Join(work, "collector.log")
+	var metricsAddr string
+	const idle = time.Second
+	col := startCollector(t, bin, work, logPath, func(grpcAddr, httpAddr string) string {
+		metricsAddr = freeAddr(t)
+		host, port, err := net.SplitHostPort(metricsAddr)
+		require.NoError(t, err)
+		return fmt.Sprintf(`
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: %s
+      http:
+        endpoint: %s
+exporters:
+  chrome:
+    directory: %s
+    trace_idle_timeout: %v
+  chrome/unbounded:
+    directory: %s
+    trace_idle_timeout: %v
+    max_spans_per_trace: 200000
+service:
+  telemetry:
+    metrics:
+      level: normal
+      readers:
+        - pull:
+            exporter:
+              prometheus:
+                host: %s
+                port: %s
+    logs:
+      level: info
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [chrome, chrome/unbounded]
+`, grpcAddr, httpAddr, boundedDir, idle, unboundedDir, idle, host, port)
+	})
+	stopped := false
+	defer func() {
+		if !stopped {
+			col.cmd.Process.Kill()
+			<-col.exited
+		}
+		if t.Failed() {
+			dumpLog(t, logPath)
+		}
+	}()
+
+	// The big request, built by hand: the SDK would split it into batches.
+	const bigSpans = 100000
+	big, bigID := siblingsRequest(bigSpans)
+	t.Logf("big request: %d spans of one trace, %.1f MB of OTLP protobuf", bigSpans, float64(len(big))/1e6)
+	posted := time.Now()
+	resp, err := http.Post("http://"+col.httpAddr+"/v1/traces", "application/x-protobuf", bytes.NewReader(big))
+	require.NoError(t, err)
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	// Small traces right after it, over gRPC.
+	tp := newProvider(t, "small", grpcExporter(t, col.grpcAddr))
+	var small []string
+	for range 20 {
+		ctx, root := tp.Tracer("small").Start(context.Background(), "request")
+		for range 3 {
+			_, c := tp.Tracer("small").Start(ctx, "step")
+			c.End()
+		}
+		root.End()
+		small = append(small, root.SpanContext().TraceID().String())
+	}
+	require.NoError(t, tp.Shutdown(context.Background()))
+	sent := time.Now()
+
+	// Every small trace's file appears within the idle timeout and slack,
+	// in both directories, whatever the big trace is doing.
+	const slack = 2 * time.Second
+	bigFile := func(dir string) string { return filepath.Join(dir, "big-"+bigID+".json") }
+	for _, dir := range []string{boundedDir, unboundedDir} {
+		var last time.Duration
+		for _, id := range small {
+			name := filepath.Join(dir, "small-"+id+".json")
+			require.Eventually(t, func() bool { _, err := os.Stat(name); return err == nil }, time.Until(sent.Add(idle+slack)), 10*time.Millisecond,
+				"%s: small trace %s not written within %v of being sent", filepath.Base(dir), id, idle+slack)
+			last = max(last, time.Since(sent))
+		}
+		_, bigErr := os.Stat(bigFile(dir))
+		t.Logf("%s: all 20 small-trace files %v after they were sent (trace_idle_timeout %v); big trace's file there yet: %v",
+			filepath.Base(dir), last.Round(time.Millisecond), idle, bigErr == nil)
+	}
+	for _, dir := range []string{boundedDir, unboundedDir} {
+		require.Eventually(t, func() bool { _, err := os.Stat(bigFile(dir)); return err == nil }, 2*time.Minute, 20*time.Millisecond)
+		t.Logf("%s: big trace's file %v after its request", filepath.Base(dir), time.Since(posted).Round(time.Millisecond))
+	}
+
+	// The exporter's own counter, scraped before shutdown.
+	dropped := scrapeCounter(t, "http://"+metricsAddr+"/metrics", "otelcol_exporter_chrome_spans_dropped", `reason="max_spans_per_trace"`, `exporter="chrome"`)
+	assert.Equal(t, float64(bigSpans-10000), dropped, "spans dropped by the bounded exporter, in its own telemetry")
+
+	require.NoError(t, col.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-col.exited:
+		stopped = true
+		require.NoError(t, err, "collector exit")
+	case <-time.After(90 * time.Second):
+		t.Fatal("collector did not exit within 90s of SIGTERM")
+	}
+
+	rep := validate(t, bigFile(boundedDir))
+	assert.Equal(t, 10000, len(rep.SpanSlices), "the bounded file holds max_spans_per_trace spans")
+	assert.Equal(t, fmt.Sprint(bigSpans-10000), rep.OtherData["spans_dropped"])
+	rep = validate(t, bigFile(unboundedDir))
+	assert.Equal(t, bigSpans, len(rep.SpanSlices), "the unbounded file holds every span")
+	assert.NotContains(t, rep.OtherData, "spans_dropped")
+	for _, dir := range []string{boundedDir, unboundedDir} {
+		for _, id := range small {
+			assert.Len(t, validate(t, filepath.Join(dir, "small-"+id+".json")).SpanSlices, 4)
+		}
+	}
+	log, err := os.ReadFile(logPath)
+	require.NoError(t, err)
+	assert.Equal(t, 1, strings.Count(string(log), "trace has more spans than max_spans_per_trace"), "one warning for the trace")
+}
+
+// siblingsRequest returns an OTLP/HTTP protobuf request body holding one
+// trace of n spans: a root and n-1 children that all overlap one another, the
+// shape that needs the most lanes. It returns the trace ID too.
+func siblingsRequest(n int) ([]byte, string) {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", "big")
+	ss := rs.ScopeSpans().AppendEmpty()
+	ss.Scope().SetName("hostile")
+	var tid pcommon.TraceID
+	binary.BigEndian.PutUint64(tid[8:], uint64(time.Now().UnixNano()))
+	base := time.Now().Add(-time.Minute)
+	spans := ss.Spans()
+	spans.EnsureCapacity(n)
+	for i := range n {
+		sp := spans.AppendEmpty()
+		sp.SetTraceID(tid)
+		var sid pcommon.SpanID
+		binary.BigEndian.PutUint64(sid[:], uint64(i)+1)
+		sp.SetSpanID(sid)
+		sp.SetName("sibling")
+		start := base.Add(time.Duration(i) * time.Microsecond)
+		end := start.Add(10 * time.Second)
+		if i == 0 {
+			sp.SetName("root")
+			end = base.Add(time.Minute)
+		} else {
+			var root pcommon.SpanID
+			binary.BigEndian.PutUint64(root[:], 1)
+			sp.SetParentSpanID(root)
+		}
+		sp.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
+		sp.SetEndTimestamp(pcommon.NewTimestampFromTime(end))
+	}
+	body, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+	if err != nil {
+		panic(err) // cannot happen for spans built here
+	}
+	return body, tid.String()
+}
+
+// scrapeCounter returns the value of the Prometheus counter name (with its
+// _total suffix) on the line holding every label in labels.
+func scrapeCounter(t *testing.T, url, name string, labels ...string) float64 {
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var found []string
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, name) {
+			continue
+		}
+		found = append(found, line)
+		ok := true
+		for _, l := range labels {
+			ok = ok && strings.Contains(line, l)
+		}
+		if ok {
+			v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			require.NoError(t, err, line)
+			return v
+		}
+	}
+	t.Fatalf("no %s with %v in %s; lines for it: %q\n%s", name, labels, url, found, body)
+	return 0
 }
 
 // collectorBinary returns $OTEL2CHROME_OTELCOL or builds the distribution.

@@ -26,7 +26,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	var err, errs error
 	builder.ExporterChromeSpansDropped, err = builder.meter.Int64Counter(
 		"otelcol_exporter_chrome_spans_dropped",
-		metric.WithDescription("Spans the chrome exporter dropped by its limits; the trace's file says in otherData.spans_dropped how many it lacks. Attribute reason: max_spans_per_trace or max_memory_mb. [Development]"),
+		metric.WithDescription("Spans the chrome exporter dropped by its limits; the trace's file says in otherData.spans_dropped how many it lacks. Attributes: exporter (the component ID) and reason (max_spans_per_trace or max_memory_mb). [Development]"),
 		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)
