@@ -120,10 +120,14 @@ func (e *PartialError) Unwrap() error { return e.Err }
 // trace's root span, sanitised.
 //
 // Late spans: after a trace is written its spans stay in memory for Retention;
-// a late span in that window rewrites the file (atomically) with all spans. Once
-// they are released, later spans go to a new file named as above from the late spans themselves, with a ".2", ".3"…
-// part suffix when that name is taken: an existing file is never replaced by one
+// a late span in that window rewrites the file (atomically) with all spans, up
+// to MaxSpansPerTrace. Once they are released, later spans go to a new file
+// named as above from the late spans themselves, with a ".2", ".3"… part
+// suffix when that name is taken: an existing file is never replaced by one
 // holding fewer spans, so nothing already written is lost.
+//
+// Idle traces are written in the background by flushWorkers writers (see
+// Start); Add writes a trace itself only when a limit forces one out early.
 type PerTrace struct {
 	cfg PerTraceConfig
 	ext string
@@ -133,15 +137,16 @@ type PerTrace struct {
 	mu     sync.Mutex
 	traces map[pcommon.TraceID]*traceState
 	bytes  int64 // encoded spans held, all traces
-	// Every state is on one of two lists. active holds traces with spans not
-	// yet on disk, least recently updated first; retained holds written traces
-	// kept for late spans, oldest write first. Both orders make the idle and
+	// Every state is on one of two lists. active holds traces with spans (or
+	// a count of dropped spans) not yet on disk, least recently updated
+	// first; retained holds written traces kept for late spans, oldest write
+	// first. Both orders make the idle and
 	// retention scans stop at the first trace that is not due, and make room
 	// cheaply: a retained trace is dropped before an active one is written early.
 	active   *list.List
 	retained *list.List
 
-	cancel context.CancelFunc // stops the background loop and its writes
+	cancel context.CancelFunc // stops the background writers and their writes
 	done   chan struct{}
 
 	files, rewrites, spans atomic.Int64
