@@ -1,7 +1,10 @@
 package converter
 
 import (
+	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -12,6 +15,7 @@ import (
 type Converter struct {
 	cfg   config
 	model *model
+	notes [][2]string // SetOtherData's fields, in key order
 }
 
 // New returns a Converter configured by opts.
@@ -48,6 +52,31 @@ func (c *Converter) Encode(w io.Writer) (Stats, error) {
 // EncodeTrace is like Encode but writes only the spans of trace id.
 func (c *Converter) EncodeTrace(w io.Writer, id pcommon.TraceID) (Stats, error) {
 	return c.write(w, &id)
+}
+
+// SetOtherData sets a string field of the otherData object that Encode and
+// EncodeTrace write, after the converter's own fields: facts about the spans
+// that only the caller knows, such as how many a limit dropped before they
+// reached the Converter. Keys the converter writes itself are refused; fields
+// are written in key order, so the output stays deterministic.
+func (c *Converter) SetOtherData(key, value string) error {
+	if reservedOtherData[key] {
+		return fmt.Errorf("otherData key %q is the converter's own", key)
+	}
+	i, found := slices.BinarySearchFunc(c.notes, key, func(n [2]string, k string) int { return strings.Compare(n[0], k) })
+	if found {
+		c.notes[i][1] = value
+		return nil
+	}
+	c.notes = slices.Insert(c.notes, i, [2]string{key, value})
+	return nil
+}
+
+// reservedOtherData are the otherData keys the converter writes.
+var reservedOtherData = map[string]bool{
+	"generator": true, "time_base": true, "origin_unix_nano": true, "origin": true, "spans": true,
+	"traces": true, "clock_skew_shifts": true, "flows": true, "flows_omitted": true,
+	"duplicate_spans_merged": true, "conflicting_spans_dropped": true, "spans_without_start": true,
 }
 
 // Stats describes what a write produced.

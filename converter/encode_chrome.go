@@ -15,6 +15,7 @@ const flushSize = 64 << 10
 
 // chromeWriter streams a layout as a Chrome Trace Event JSON object.
 type chromeWriter struct {
+	notes [][2]string // the caller's otherData fields
 	w     io.Writer
 	m     *model
 	l     *layout
@@ -25,7 +26,7 @@ type chromeWriter struct {
 
 func (c *Converter) write(w io.Writer, only *pcommon.TraceID) (Stats, error) {
 	l := c.model.layout(only, &c.cfg)
-	cw := &chromeWriter{w: w, m: c.model, l: l, first: true}
+	cw := &chromeWriter{w: w, m: c.model, l: l, first: true, notes: c.notes}
 	cw.enc.buf = make([]byte, 0, flushSize+4096)
 	st := cw.encode(c.cfg.absoluteTime)
 	st.Shifts = l.shifts
@@ -67,6 +68,12 @@ func (cw *chromeWriter) encode(absolute bool) Stats {
 	if l.plan.omit > 0 {
 		e.rawKey("flows_omitted")
 		e.str(itoa(int64(l.plan.omit)))
+	}
+	for _, n := range cw.notes {
+		e.buf = append(e.buf, ',')
+		e.str(n[0]) // the caller's key, escaped
+		e.buf = append(e.buf, ':')
+		e.str(n[1])
 	}
 	e.buf = append(e.buf, "},\n\"traceEvents\":[\n"...)
 

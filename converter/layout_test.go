@@ -651,3 +651,31 @@ func TestDuplicatesAreCounted(t *testing.T) {
 		t.Errorf("otherData = %v, want the counts %d and %d", r.OtherData, st.Duplicates, st.Conflicts)
 	}
 }
+
+// TestSetOtherData: the caller's fields follow the converter's own in key
+// order, escaped; the converter's own keys are refused.
+func TestSetOtherData(t *testing.T) {
+	b := newTB()
+	b.add(spec{trace: 1, id: 1, service: "a", name: "x", end: ms})
+	c := New()
+	c.AddTraces(b.td)
+	if err := c.SetOtherData("spans", "7"); err == nil {
+		t.Error("the converter's own key was accepted")
+	}
+	for _, kv := range [][2]string{{"z", "last"}, {"a\"b", "quoted \"value\""}, {"z", "replaced"}} {
+		if err := c.SetOtherData(kv[0], kv[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	if _, err := c.Encode(&out); err != nil {
+		t.Fatal(err)
+	}
+	r := validateOrFail(t, out.Bytes())
+	if r.OtherData["a\"b"] != "quoted \"value\"" || r.OtherData["z"] != "replaced" || r.OtherData["spans"] != "1" {
+		t.Errorf("otherData = %v", r.OtherData)
+	}
+	if i, j := bytes.Index(out.Bytes(), []byte(`"a\"b"`)), bytes.Index(out.Bytes(), []byte(`"z"`)); i < 0 || j < i {
+		t.Errorf("fields not in key order after the converter's: %s", out.Bytes()[:300])
+	}
+}

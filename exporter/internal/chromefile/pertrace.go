@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -552,13 +553,13 @@ func (p *PerTrace) flush(ctx context.Context, id pcommon.TraceID, drop bool) err
 		conv.AddTraces(td)
 	}
 	var stats converter.Stats
+	if err := p.noteDrops(conv, dropped); err != nil {
+		return fmt.Errorf("write trace %s: %w", id, err)
+	}
 	fill := func(w io.Writer) error {
-		ow := newOtherDataWriter(w, p.dropFields(dropped))
 		var err error
-		if stats, err = conv.Encode(ow); err != nil {
-			return err
-		}
-		return ow.Close()
+		stats, err = conv.Encode(w)
+		return err
 	}
 	var err error
 	opt := FileOptions{Gzip: p.cfg.Gzip, Mode: p.cfg.FileMode, WrapWriter: p.cfg.WrapWriter}
@@ -614,9 +615,9 @@ func (p *PerTrace) flush(ctx context.Context, id pcommon.TraceID, drop bool) err
 	return nil
 }
 
-// dropFields returns the otherData fields saying that a file lacks spans of
-// its trace that limits dropped, or nil when it lacks none.
-func (p *PerTrace) dropFields(d dropCounts) []byte {
+// noteDrops says in the file's otherData that it lacks spans of its trace,
+// how many and why.
+func (p *PerTrace) noteDrops(conv *converter.Converter, d dropCounts) error {
 	if d.total() == 0 {
 		return nil
 	}
@@ -627,7 +628,10 @@ func (p *PerTrace) dropFields(d dropCounts) []byte {
 	if d.memory > 0 {
 		why = append(why, fmt.Sprintf("%d of a batch larger than the memory limit of %d bytes", d.memory, p.cfg.MaxBytes))
 	}
-	return fmt.Appendf(nil, `"spans_dropped":"%d","spans_dropped_reason":"%s",`, d.total(), strings.Join(why, "; "))
+	if err := conv.SetOtherData("spans_dropped", strconv.Itoa(d.total())); err != nil {
+		return err
+	}
+	return conv.SetOtherData("spans_dropped_reason", strings.Join(why, "; "))
 }
 
 // flushWorkers is how many traces the background writers, and Flush, write
