@@ -167,7 +167,7 @@ func TestBadInputKeepsOldOutput(t *testing.T) {
 
 func TestFiltersAndSplit(t *testing.T) {
 	dir := t.TempDir()
-	pb, _ := writeTrace(t, dir)
+	pb, js := writeTrace(t, dir)
 	out, _, err := run(t, nil, "-q", "--service", "back", pb)
 	if err != nil {
 		t.Fatal(err)
@@ -181,6 +181,14 @@ func TestFiltersAndSplit(t *testing.T) {
 	}
 	if _, _, err := run(t, nil, "-q", "--min-duration", "1h", pb); err == nil || !strings.Contains(err.Error(), "no spans left after the filters") {
 		t.Errorf("--min-duration 1h: err = %v", err)
+	}
+	if _, _, err := run(t, nil, "-q", "--max-input-size", "9223372036854775807", js); err != nil {
+		t.Errorf("--max-input-size MaxInt64: %v", err)
+	}
+	for _, n := range []string{"0", "-1"} {
+		if _, _, err := run(t, nil, "--max-input-size", n, pb); err == nil || !strings.Contains(err.Error(), "--max-input-size "+n+": must be positive") {
+			t.Errorf("--max-input-size %s: err = %v", n, err)
+		}
 	}
 	if _, _, err := run(t, nil, "--trace-id", "xyz", pb); err == nil || !strings.Contains(err.Error(), "--trace-id") {
 		t.Errorf("bad --trace-id: err = %v", err)

@@ -27,9 +27,9 @@ func main() {
 	// gets a short grace, and a second signal ends the wait; either way the
 	// temporary files go first.
 	context.AfterFunc(ctx, func() {
-		stop()
 		again := make(chan os.Signal, 1)
 		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+		stop()
 		select {
 		case <-time.After(3 * time.Second):
 		case <-again:

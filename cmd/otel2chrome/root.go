@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -129,6 +130,9 @@ func (f *convertFlags) options() ([]converter.Option, error) {
 	if f.maxInput <= 0 {
 		return nil, fmt.Errorf("--max-input-size %d: must be positive", f.maxInput)
 	}
+	// The decoder reads one byte past its limit to see whether an input is
+	// over it, which overflows at math.MaxInt64.
+	f.maxInput = min(f.maxInput, math.MaxInt64-1)
 	opts := []converter.Option{
 		converter.WithMaxAttributeLen(f.maxAttrLen),
 		converter.WithMaxInputSize(f.maxInput),

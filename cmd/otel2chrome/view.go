@@ -53,7 +53,7 @@ request: convert again, then reload.`,
 			}
 			defer srv.Close()
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "Serving %s on %s (Ctrl-C stops)\n", args[0], srv.Addr())
+			fmt.Fprintf(out, "Serving %s on %s (Ctrl-C stops)\n", printableName(args[0]), srv.Addr())
 			fmt.Fprintf(out, "  open in Perfetto UI:  %s\n", srv.PageURL())
 			if port == perfetto.DefaultPort {
 				fmt.Fprintf(out, "  or directly:          %s\n", srv.DeepLink())
@@ -100,7 +100,7 @@ func notConverted(path string) error {
 	head := make([]byte, 512)
 	n, _ := io.ReadFull(r, head)
 	if unconvertedJSON.Match(head[:n]) {
-		return fmt.Errorf("%s holds OTLP or Jaeger JSON, which Perfetto UI cannot open; convert it first:\n  otel2chrome -o out.json %s && otel2chrome view out.json", path, path)
+		return fmt.Errorf("%s holds OTLP or Jaeger JSON, which Perfetto UI cannot open; convert it first:\n  otel2chrome -o out.json %s && otel2chrome view out.json", printableName(path), printableName(path))
 	}
 	return nil
 }

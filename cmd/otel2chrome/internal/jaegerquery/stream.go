@@ -195,7 +195,7 @@ type limitReader struct {
 }
 
 func (l *limitReader) Read(p []byte) (int, error) {
-	if int64(len(p)) > l.left+1 {
+	if int64(len(p))-1 > l.left { // not left+1: left may be math.MaxInt64
 		p = p[:l.left+1]
 	}
 	n, err := l.r.Read(p)

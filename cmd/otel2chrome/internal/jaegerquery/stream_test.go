@@ -6,12 +6,14 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -221,5 +223,29 @@ func TestServerTextIsPrintable(t *testing.T) {
 	}
 	if strings.ContainsAny(msg, "\x1b\a\u202e\u009b") {
 		t.Errorf("error %q holds raw control characters", msg)
+	}
+}
+
+func TestLimitReader(t *testing.T) {
+	tooLarge := errors.New("too large")
+	for _, tc := range []struct {
+		in    string
+		left  int64
+		want  string
+		error bool
+	}{
+		{"abc", 3, "abc", false},
+		{"abcd", 3, "abc", true},
+		{"", 0, "", false},
+		{"a", 0, "", true},
+		{"abc", math.MaxInt64, "abc", false},
+	} {
+		// One byte at a time and all at once.
+		for _, r := range []io.Reader{iotest.OneByteReader(strings.NewReader(tc.in)), strings.NewReader(tc.in)} {
+			got, err := io.ReadAll(&limitReader{r: r, left: tc.left, err: tooLarge})
+			if string(got) != tc.want || (err == tooLarge) != tc.error || (err != nil && err != tooLarge) {
+				t.Errorf("%q, limit %d: got %q, %v", tc.in, tc.left, got, err)
+			}
+		}
 	}
 }
