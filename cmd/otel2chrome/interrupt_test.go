@@ -73,17 +73,23 @@ func writeLargeTrace(t *testing.T, dir string, n int) (string, int64) {
 	return path, fi.Size()
 }
 
-// TestInterruptWhileEncoding sends SIGINT to a real otel2chrome process once
-// its temporary output file is growing: it must stop, exit 130, leave the old
-// -o file as it was and remove its temporary file.
+// TestInterruptWhileEncoding sends SIGINT, then SIGTERM, to a real
+// otel2chrome process once its temporary output file is growing: it must
+// stop, exit 130, leave the old -o file as it was and remove its temporary
+// file.
 func TestInterruptWhileEncoding(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes and converts a large trace")
 	}
 	dir := t.TempDir()
 	in, size := writeLargeTrace(t, dir, 200)
-	outDir := filepath.Join(dir, "out")
-	os.Mkdir(outDir, 0o755)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) { interruptWhileEncoding(t, in, size, sig) })
+	}
+}
+
+func interruptWhileEncoding(t *testing.T, in string, size int64, sig syscall.Signal) {
+	outDir := t.TempDir()
 	// gzip makes encoding take seconds rather than a fraction of one, so
 	// the signal surely comes while it runs.
 	out := filepath.Join(outDir, "trace.json.gz")
@@ -122,7 +128,7 @@ wait:
 		}
 	}
 	signalled := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	var err error
@@ -130,7 +136,7 @@ wait:
 	case err = <-exited:
 	case <-time.After(time.Minute):
 		cmd.Process.Kill()
-		t.Fatal("otel2chrome still running a minute after SIGINT")
+		t.Fatalf("otel2chrome still running a minute after %v", sig)
 	}
 	t.Logf("input %d MiB; interrupted %v after start with %d KiB in the temporary file; exited %v later: %v",
 		size>>20, signalled.Sub(start).Round(time.Millisecond), seen>>10, time.Since(signalled).Round(time.Millisecond), err)
