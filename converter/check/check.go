@@ -27,6 +27,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -47,6 +48,53 @@ type Event struct {
 	FlowIn  bool            `json:"flow_in"`
 	FlowOut bool            `json:"flow_out"`
 	Args    map[string]any  `json:"args"`
+
+	tsNS, durNS int64 // ts and dur in exact nanoseconds, as written
+}
+
+// UnmarshalJSON reads an event, keeping ts and dur exactly as well: they are
+// decimal microseconds, and far from the origin a float64 rounds away the
+// nanoseconds the file holds.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	type plain Event
+	aux := struct {
+		*plain
+		Ts  *json.Number `json:"ts"`
+		Dur *json.Number `json:"dur"`
+	}{plain: (*plain)(e)}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	var err error
+	if aux.Ts != nil {
+		if e.Ts, e.tsNS, err = micros(*aux.Ts); err != nil {
+			return fmt.Errorf("ts: %w", err)
+		}
+	}
+	if aux.Dur != nil {
+		if e.Dur, e.durNS, err = micros(*aux.Dur); err != nil {
+			return fmt.Errorf("dur: %w", err)
+		}
+	}
+	return nil
+}
+
+// micros parses a decimal number of microseconds as a float and, exactly
+// where it has at most three decimals, as nanoseconds.
+func micros(n json.Number) (*float64, int64, error) {
+	f, err := n.Float64()
+	if err != nil {
+		return nil, 0, err
+	}
+	s := string(n)
+	whole, frac, _ := strings.Cut(s, ".")
+	if len(frac) <= 3 && !strings.ContainsAny(s, "eE") {
+		frac += strings.Repeat("0", 3-len(frac))
+		if v, err := strconv.ParseInt(whole+frac, 10, 64); err == nil {
+			return &f, v, nil
+		}
+	}
+	return &f, int64(math.Round(f * 1000)), nil
 }
 
 // Slice is a complete (X) event.

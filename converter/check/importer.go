@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 )
@@ -16,9 +15,6 @@ type Arrow struct {
 	// slices' events.
 	FromEvent, ToEvent int
 }
-
-// ns converts a Chrome timestamp (µs) to integer nanoseconds, as importers do.
-func ns(us float64) int64 { return int64(math.Round(us * 1000)) }
 
 // sliceEv is a slice as the importer tracks it: a complete event or an
 // instant (importers keep instants as slices of zero length).
@@ -82,13 +78,13 @@ func replay(events []Event) *importer {
 	for i, e := range events {
 		switch e.Ph {
 		case "X":
-			items = append(items, item{ns(*e.Ts), 0, ns(*e.Dur), i})
+			items = append(items, item{e.tsNS, 0, e.durNS, i})
 		case "i", "I":
 			if e.S == "" || e.S == "t" {
-				items = append(items, item{ns(*e.Ts), 0, 0, i})
+				items = append(items, item{e.tsNS, 0, 0, i})
 			}
 		case "s", "t", "f":
-			items = append(items, item{ns(*e.Ts), 1, 0, i})
+			items = append(items, item{e.tsNS, 1, 0, i})
 		}
 	}
 	slices.SortStableFunc(items, func(a, b item) int {
