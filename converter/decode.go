@@ -177,21 +177,41 @@ func firstSignificant(br *bufio.Reader) (byte, error) {
 }
 
 func (d *decoder) readAll(r io.Reader, name string, compressed bool) ([]byte, error) {
-	// With the size known up front the buffer is allocated once, instead of
-	// doubling its way up (which briefly holds up to twice the input).
-	var buf bytes.Buffer
+	// The buffer grows at most to the limit, never doubling beyond it, and
+	// a one-byte probe tells an input of exactly the limit from a larger
+	// one: an input over the limit costs about the limit, not twice it.
+	// With the size known up front it is allocated once.
+	size := int64(64 << 10)
 	if !compressed && d.sizeHint > 0 && d.sizeHint <= d.max {
-		buf.Grow(int(d.sizeHint) + bytes.MinRead)
+		size = d.sizeHint + 1
 	}
-	_, err := buf.ReadFrom(io.LimitReader(r, d.max+1))
-	data := buf.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading at byte %d: %w", name, len(data), err)
+	buf := make([]byte, 0, min(size, d.max))
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) >= d.max {
+				var probe [1]byte
+				n, err := io.ReadFull(r, probe[:])
+				if n > 0 {
+					return nil, fmt.Errorf("%s: document is larger than the limit of %d bytes (after decompression)", name, d.max)
+				}
+				if err != nil && err != io.EOF {
+					return nil, fmt.Errorf("%s: reading at byte %d: %w", name, len(buf), err)
+				}
+				return buf, nil
+			}
+			next := make([]byte, len(buf), min(2*int64(cap(buf))+1, d.max))
+			copy(next, buf)
+			buf = next
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: reading at byte %d: %w", name, len(buf), err)
+		}
 	}
-	if int64(len(data)) > d.max {
-		return nil, fmt.Errorf("%s: document is larger than the limit of %d bytes (after decompression)", name, d.max)
-	}
-	return data, nil
 }
 
 // decodeProto reads one TracesData message from br one top-level field at a

@@ -7,8 +7,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
+	"runtime"
+	"runtime/metrics"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -567,5 +571,59 @@ func TestJSONValueErrorsHavePositions(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// endless is an input that never ends: '{' then spaces.
+type endless struct{ first bool }
+
+func (e *endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = ' '
+	}
+	if !e.first && len(p) > 0 {
+		p[0], e.first = '{', true
+	}
+	return len(p), nil
+}
+
+// TestInputOverLimitCostsTheLimit: a document over the limit is refused
+// having held about the limit, not twice it (a doubling buffer grew to 2x
+// just to read the byte past it), and the largest limit works at all.
+func TestInputOverLimitCostsTheLimit(t *testing.T) {
+	const limit = 64 << 20
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	heap := func() uint64 { metrics.Read(sample); return sample[0].Value.Uint64() }
+	runtime.GC()
+	base := heap()
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if h := heap(); h > peak.Load() {
+				peak.Store(h)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Microsecond):
+			}
+		}
+	}()
+	err := New(WithMaxInputSize(limit)).Decode("endless", &endless{})
+	close(stop)
+	<-done
+	if err == nil || !strings.Contains(err.Error(), "larger than the limit") {
+		t.Fatalf("err = %v, want the limit named", err)
+	}
+	if got := peak.Load() - base; got > 2*limit {
+		t.Errorf("peak heap %d MiB to refuse a document over a %d MiB limit, want under 2x (the doubling buffer reached 3x)", got>>20, limit>>20)
+	}
+	good := `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","name":"x","startTimeUnixNano":"1","endTimeUnixNano":"5"}]}]}]}`
+	c := New(WithMaxInputSize(math.MaxInt64))
+	if err := c.Decode("max", strings.NewReader(good)); err != nil || c.Len() != 1 {
+		t.Errorf("with the largest limit: err %v, %d spans; want the span", err, c.Len())
 	}
 }
