@@ -85,7 +85,7 @@ func (d *decoder) decodeJaeger(doc []byte) error {
 			}
 			msgs = append(msgs, m)
 		}
-		return fmt.Errorf("%s: the Jaeger query service answered with an error: %s", formatJaegerJSON, strings.Join(msgs, "; "))
+		return fmt.Errorf("%s: the Jaeger query service answered with an error: %s", formatJaegerJSON, printable(truncate(strings.Join(msgs, "; "), 400)))
 	}
 	for ti := range jd.Data {
 		td, err := jaegerToTraces(&jd.Data[ti])
@@ -105,9 +105,9 @@ func jaegerV3Error(raw json.RawMessage) error {
 		HTTPStatus string `json:"httpStatus"`
 	}
 	if json.Unmarshal(raw, &e) != nil || e.Message == "" {
-		return fmt.Errorf("%s: the Jaeger query service answered with an error: %s", formatJaegerV3JSON, truncate(string(raw), 200))
+		return fmt.Errorf("%s: the Jaeger query service answered with an error: %s", formatJaegerV3JSON, printable(truncate(string(raw), 200)))
 	}
-	return fmt.Errorf("%s: the Jaeger query service answered with an error: %d %s", formatJaegerV3JSON, e.HTTPCode, e.Message)
+	return fmt.Errorf("%s: the Jaeger query service answered with an error: %d %s", formatJaegerV3JSON, e.HTTPCode, printable(truncate(e.Message, 400)))
 }
 
 // jaegerToTraces maps one Jaeger trace to pdata the way the collector's

@@ -627,3 +627,20 @@ func TestInputOverLimitCostsTheLimit(t *testing.T) {
 		t.Errorf("with the largest limit: err %v, %d spans; want the span", err, c.Len())
 	}
 }
+
+// TestJaegerErrorAnswersArePrintable: a server's error text reaches the
+// message escaped and bounded.
+func TestJaegerErrorAnswersArePrintable(t *testing.T) {
+	for _, doc := range []string{
+		`{"data":null,"errors":[{"code":500,"msg":"bad \u001b[31mred\u001b[0m ` + strings.Repeat("x", 2000) + `"}]}`,
+		`{"error":{"httpCode":500,"message":"bad \u001b[31mred\u001b[0m"}}`,
+	} {
+		err := New().Decode("answer", strings.NewReader(doc))
+		if err == nil {
+			t.Fatal("no error")
+		}
+		if msg := err.Error(); strings.ContainsRune(msg, 0x1b) || len(msg) > 600 || !strings.Contains(msg, `\u001b[31mred`) {
+			t.Errorf("message not escaped and bounded: %q", msg)
+		}
+	}
+}
