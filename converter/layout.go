@@ -108,7 +108,7 @@ func (m *model) layout(only *pcommon.TraceID, cfg *config) *layout {
 		}
 		if p, ok := l.find(m, s.trace, s.parent); ok {
 			l.parent[i] = p
-			if l.rec(p).proc != s.proc {
+			if l.rec(p).kind == ptrace.SpanKindClient {
 				// A child of a span ID that a client and a server shared
 				// (Zipkin style), in the server's process, ran inside the
 				// server half, as Jaeger's deduper has it.

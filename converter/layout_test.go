@@ -679,3 +679,32 @@ func TestSetOtherData(t *testing.T) {
 		t.Errorf("fields not in key order after the converter's: %s", out.Bytes()[:300])
 	}
 }
+
+// TestSharedIDWithinOneService: a service that calls itself Zipkin-style
+// (client and server in one instance, one span ID) keeps both halves, the
+// server's children under the server half.
+func TestSharedIDWithinOneService(t *testing.T) {
+	b := newTB()
+	b.add(spec{trace: 1, id: 1, service: "a", name: "root", end: 100 * ms, kind: ptrace.SpanKindServer})
+	b.add(spec{trace: 1, id: 2, parent: 1, service: "a", name: "call self", start: 10 * ms, end: 90 * ms, kind: ptrace.SpanKindClient})
+	b.add(spec{trace: 1, id: 2, parent: 1, service: "a", name: "serve self", start: 20 * ms, end: 80 * ms, kind: ptrace.SpanKindServer})
+	b.add(spec{trace: 1, id: 3, parent: 2, service: "a", name: "work", start: 30 * ms, end: 40 * ms})
+	c := New()
+	c.AddTraces(b.td)
+	var out bytes.Buffer
+	st, err := c.Encode(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := validateOrFail(t, out.Bytes())
+	names := map[string]check.Slice{}
+	for _, s := range r.Slices {
+		names[s.Name] = s
+	}
+	if len(r.Slices) != 4 || st.SharedIDs != 1 || st.Duplicates+st.Conflicts != 0 {
+		t.Fatalf("%d slices, %d shared, %d+%d dropped; want 4 slices, 1 shared ID, none dropped", len(r.Slices), st.SharedIDs, st.Duplicates, st.Conflicts)
+	}
+	if w := names["work"]; w.Args["timeline_parent_span_id"] != names["serve self"].Args["span_id"] {
+		t.Errorf("work hangs from %v, want the server half %v", w.Args["timeline_parent_span_id"], names["serve self"].Args["span_id"])
+	}
+}

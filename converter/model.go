@@ -333,7 +333,7 @@ func (m *model) addSpan(sp ptrace.Span, proc uint32, scope string) {
 		return
 	}
 	old := m.spans.at(idx)
-	if old.proc == r.proc {
+	if old.proc == r.proc && !clientServer(old, &r) {
 		// The same span twice (an OTLP dump and a Jaeger export of the same
 		// trace, say): one is kept, chosen by content, not by arrival, so the
 		// output does not depend on the order of the inputs.
@@ -409,8 +409,23 @@ type half struct {
 // sameSpan reports whether a and b are one span seen twice: what the inputs
 // say of it matches, at the microsecond precision of Jaeger's exports.
 func (m *model) sameSpan(a, b *spanRec) bool {
-	return a.trace == b.trace && a.proc == b.proc && a.kind == b.kind && a.name == b.name &&
-		a.start/1000 == b.start/1000 && (a.end-a.start)/1000 == (b.end-b.start)/1000
+	if a.trace != b.trace || a.proc != b.proc || a.kind != b.kind || a.name != b.name {
+		return false
+	}
+	if a.start%1000 != 0 && b.start%1000 != 0 {
+		// Both have nanoseconds: neither went through Jaeger's
+		// microseconds, so they are one span only if their times agree.
+		return a.start == b.start && a.end == b.end
+	}
+	return a.start/1000 == b.start/1000 && (a.end-a.start)/1000 == (b.end-b.start)/1000
+}
+
+// clientServer reports whether a and b are a client and a server: one span
+// ID they share is a Zipkin-style call, even within one service instance (a
+// service calling itself), not the same span twice.
+func clientServer(a, b *spanRec) bool {
+	return a.kind == ptrace.SpanKindClient && b.kind == ptrace.SpanKindServer ||
+		a.kind == ptrace.SpanKindServer && b.kind == ptrace.SpanKindClient
 }
 
 // mergeHalf keeps one record of a shared span's server half seen twice (r and
