@@ -60,6 +60,10 @@ type decoder struct {
 	docCol  int // bytes before the document on its first line
 }
 
+// handoffSpans is about how many spans the decoding goroutine hands to the
+// model at once.
+const handoffSpans = 1024
+
 func decode(name string, r io.Reader, max int64, progress func(string, int64), add func(ptrace.Traces)) error {
 	d := &decoder{name: name, max: max, add: add, progress: progress}
 	d.splitter.add = add
@@ -78,16 +82,34 @@ func decode(name string, r io.Reader, max int64, progress func(string, int64), a
 	// the two halves of the work share the machine's cores. The decoding
 	// goroutine always ends: it stops at the end of the input or the first
 	// error, and this function drains the channel until it does.
-	batches := make(chan ptrace.Traces, 4)
+	// Small messages (JSON Lines, the file exporter's stream) are handed
+	// over in batches of about handoffSpans spans, not one by one: a
+	// hand-off per message made the two goroutines wake each other
+	// thousands of times a second.
+	batches := make(chan []ptrace.Traces, 2)
 	errc := make(chan error, 1)
-	d.add = func(td ptrace.Traces) { batches <- td }
+	var pending []ptrace.Traces
+	pendingSpans := 0
+	d.add = func(td ptrace.Traces) {
+		pending = append(pending, td)
+		if pendingSpans += td.SpanCount(); pendingSpans >= handoffSpans {
+			batches <- pending
+			pending, pendingSpans = nil, 0
+		}
+	}
 	d.splitter.add = d.add
 	go func() {
 		defer close(batches)
-		errc <- d.sniff(bufio.NewReaderSize(r, 64<<10), 0, "")
+		err := d.sniff(bufio.NewReaderSize(r, 64<<10), 0, "")
+		if len(pending) > 0 {
+			batches <- pending
+		}
+		errc <- err
 	}()
-	for td := range batches {
-		add(td)
+	for batch := range batches {
+		for _, td := range batch {
+			add(td)
+		}
 	}
 	return <-errc
 }
