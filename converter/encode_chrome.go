@@ -237,8 +237,14 @@ func (cw *chromeWriter) slice(i int32) {
 		// The slice hangs from another span than its parent ID names:
 		// the nearest kept ancestor of a parent WithMinDuration left out,
 		// or the server half of a span ID a client and server shared.
+		// All zeros (no span) when it is drawn as a root because its
+		// parent chain loops (hostile input).
 		e.buf = append(e.buf, `,"timeline_parent_span_id":`...)
-		e.hex(cw.l.rec(cw.l.parent[i]).id[:])
+		var none pcommon.SpanID
+		if p := cw.l.parent[i]; p >= 0 {
+			none = cw.l.rec(p).id
+		}
+		e.hex(none[:])
 	}
 	e.buf = append(e.buf, `,"kind":"`...)
 	if int(s.kind) < len(kindNames) {

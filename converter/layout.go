@@ -206,6 +206,7 @@ func (l *layout) treeOrder(m *model) []int32 {
 	for _, i := range l.sel {
 		if !visited[i] {
 			l.parent[i] = -1
+			l.markReparented(i) // drawn as a root: its parent chain loops
 			walk(i)
 		}
 	}

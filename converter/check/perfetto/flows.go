@@ -119,8 +119,8 @@ func (a *analysis) checkFlows() {
 		parent := sharedParent[s]
 		switch {
 		case parent != nil:
-		case s.KeptAncestorSpanID != "":
-			parent = resolve[SpanRef{s.TraceID, s.KeptAncestorSpanID}]
+		case s.TimelineParentSpanID != "":
+			parent = resolve[SpanRef{s.TraceID, s.TimelineParentSpanID}]
 		case s.ParentSpanID != "":
 			parent = resolve[SpanRef{s.TraceID, s.ParentSpanID}]
 		}

@@ -88,10 +88,12 @@ type Slice struct {
 	Process, Thread    string // names, or pid/tid when unnamed
 	TraceID, SpanID    string
 	ParentSpanID, Kind string
-	// KeptAncestorSpanID is the span this one hangs from when a filter
-	// dropped its parent (converter.WithMinDuration).
-	KeptAncestorSpanID string
-	Links              []SpanRef
+	// TimelineParentSpanID is the span this one hangs from when it is not
+	// ParentSpanID: a filter dropped the parent (converter.WithMinDuration),
+	// the parent is the client half of a shared span ID, or (all zeros) the
+	// span is drawn as a root because its parent chain loops.
+	TimelineParentSpanID string
+	Links                []SpanRef
 
 	track int64 // utid, or -1-track_id for a slice on no thread's track
 }
@@ -320,7 +322,7 @@ func (a *analysis) load(tables []table) error {
 	tracks, procs := map[int64]bool{}, map[int64]bool{}
 	for _, r := range tables[1].Rows {
 		s := &Slice{Name: str(r[3]), TraceID: str(r[11]), SpanID: str(r[12]), ParentSpanID: str(r[13]), Kind: str(r[14]),
-			KeptAncestorSpanID: str(r[15])}
+			TimelineParentSpanID: str(r[15])}
 		var ok bool
 		if s.ID, ok = num(r[0]); !ok {
 			return fmt.Errorf("perfetto: slice row without an id")
