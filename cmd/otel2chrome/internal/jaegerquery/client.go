@@ -15,7 +15,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
+
+	"github.com/otel2chrome/otel2chrome/cmd/otel2chrome/internal/safetext"
 )
 
 // Defaults of the client's options and of a Query's unset fields.
@@ -487,26 +488,8 @@ func badAnswer(u string, body []byte, want string) error {
 	return fmt.Errorf("GET %s: not a Jaeger answer (want JSON %s): %q", u, want, excerpt(body))
 }
 
-// printable escapes what a terminal would act on in text from the server
-// (control characters, invalid UTF-8, bidi overrides) as Go quotes it, and
-// leaves the rest as it is.
-func printable(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && n == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case strconv.IsPrint(r):
-			b.WriteString(s[i : i+n])
-		default:
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-		}
-		i += n
-	}
-	return b.String()
-}
+// printable escapes what a terminal would act on in text from the server.
+func printable(s string) string { return safetext.Escape(s, false) }
 
 // excerpt returns the start of an answer, fit for an error message.
 func excerpt(body []byte) string {
