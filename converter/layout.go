@@ -412,12 +412,14 @@ func (l *layout) placeProc(m *model, pi int, spans []int32) []int32 {
 	var states []*laneState // this process's lanes, by index - base
 	routines := map[goroutine]int32{}
 	names := map[goroutine]string{} // thread.name, where a span gave one
-	var expiry endHeap              // when each lane's outermost open slice ends
-	var free laneHeap               // lanes empty since an expiry, lowest first
+	// When each lane's outermost open slice ends, and the lanes empty
+	// since such an end, lowest first.
+	expiry := minHeap[laneEnd]{less: func(a, b laneEnd) bool { return a.end < b.end }}
+	free := minHeap[int32]{less: func(a, b int32) bool { return a < b }}
 	for _, i := range spans {
 		s := l.rec(i)
 		start, end := l.times(i)
-		for len(expiry) > 0 && expiry[0].end <= start {
+		for expiry.len() > 0 && expiry.peek().end <= start {
 			free.push(expiry.pop().lane)
 		}
 		lane := int32(-1)
@@ -432,7 +434,7 @@ func (l *layout) placeProc(m *model, pi int, spans []int32) []int32 {
 				lane = pl
 			}
 		}
-		for lane < 0 && len(free) > 0 {
+		for lane < 0 && free.len() > 0 {
 			// A lane may have been taken again since it emptied.
 			if c := free.pop(); states[c].empty(start) {
 				lane = c
@@ -489,15 +491,23 @@ type laneEnd struct {
 	lane int32
 }
 
-// endHeap is a min-heap of lane ends.
-type endHeap []laneEnd
+// minHeap is a binary min-heap under less.
+type minHeap[T any] struct {
+	items []T
+	less  func(a, b T) bool
+}
 
-func (h *endHeap) push(e laneEnd) {
-	*h = append(*h, e)
-	s := *h
+func (h *minHeap[T]) len() int { return len(h.items) }
+
+// peek returns the least item; the heap must not be empty.
+func (h *minHeap[T]) peek() T { return h.items[0] }
+
+func (h *minHeap[T]) push(v T) {
+	h.items = append(h.items, v)
+	s := h.items
 	for c := len(s) - 1; c > 0; {
 		p := (c - 1) / 2
-		if s[p].end <= s[c].end {
+		if !h.less(s[c], s[p]) {
 			break
 		}
 		s[p], s[c] = s[c], s[p]
@@ -505,8 +515,8 @@ func (h *endHeap) push(e laneEnd) {
 	}
 }
 
-func (h *endHeap) pop() laneEnd {
-	s := *h
+func (h *minHeap[T]) pop() T {
+	s := h.items
 	top := s[0]
 	n := len(s) - 1
 	s[0] = s[n]
@@ -516,56 +526,16 @@ func (h *endHeap) pop() laneEnd {
 		if c >= n {
 			break
 		}
-		if c+1 < n && s[c+1].end < s[c].end {
+		if c+1 < n && h.less(s[c+1], s[c]) {
 			c++
 		}
-		if s[p].end <= s[c].end {
+		if !h.less(s[c], s[p]) {
 			break
 		}
 		s[p], s[c] = s[c], s[p]
 		p = c
 	}
-	*h = s
-	return top
-}
-
-// laneHeap is a min-heap of lane indices.
-type laneHeap []int32
-
-func (h *laneHeap) push(v int32) {
-	*h = append(*h, v)
-	s := *h
-	for c := len(s) - 1; c > 0; {
-		p := (c - 1) / 2
-		if s[p] <= s[c] {
-			break
-		}
-		s[p], s[c] = s[c], s[p]
-		c = p
-	}
-}
-
-func (h *laneHeap) pop() int32 {
-	s := *h
-	top := s[0]
-	n := len(s) - 1
-	s[0] = s[n]
-	s = s[:n]
-	for p := 0; ; {
-		c := 2*p + 1
-		if c >= n {
-			break
-		}
-		if c+1 < n && s[c+1] < s[c] {
-			c++
-		}
-		if s[p] <= s[c] {
-			break
-		}
-		s[p], s[c] = s[c], s[p]
-		p = c
-	}
-	*h = s
+	h.items = s
 	return top
 }
 
