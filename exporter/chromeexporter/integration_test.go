@@ -518,23 +518,31 @@ func collectorBinary(t *testing.T) string {
 // telemetrygen finds the binary or skips (fails with OTEL2CHROME_REQUIRE_TOOLS=1),
 // saying how to get it.
 func telemetrygen(t *testing.T) string {
-	if dir := os.Getenv("OTEL2CHROME_TOOLS_DIR"); dir != "" {
-		p := filepath.Join(dir, "telemetrygen")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
+	dir := os.Getenv("OTEL2CHROME_TOOLS_DIR")
+	if dir == "" {
+		// Where .ci/tools.sh builds it by default.
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".cache", "otel2chrome", "tools")
+	}
+	if p := filepath.Join(dir, "telemetrygen"); fileExists(p) {
+		return p
 	}
 	if p, err := exec.LookPath("telemetrygen"); err == nil {
 		return p
 	}
-	msg := fmt.Sprintf("SKIPPING: telemetrygen binary not found in $OTEL2CHROME_TOOLS_DIR (%q) or $PATH; "+
-		"get it with `%s` (or `bash .ci/tools.sh`)", os.Getenv("OTEL2CHROME_TOOLS_DIR"), telemetrygenInstall)
+	msg := fmt.Sprintf("SKIPPING: telemetrygen binary not found in %q ($OTEL2CHROME_TOOLS_DIR or its default) or $PATH; "+
+		"get it with `%s` (or `bash .ci/tools.sh`)", dir, telemetrygenInstall)
 	if os.Getenv("OTEL2CHROME_REQUIRE_TOOLS") == "1" {
 		t.Fatal(msg)
 	}
 	fmt.Fprintln(os.Stderr, "\n*** "+msg+" ***")
 	t.Skip(msg)
 	return ""
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func freeAddr(t *testing.T) string {
