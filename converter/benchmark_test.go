@@ -149,7 +149,7 @@ func BenchmarkEncodeString(b *testing.B) {
 }
 
 // TestConvertCost measures convert against decode-only in one run, so the
-// ratio holds on a noisy machine. The target is 2x; the test fails 20% past
+// ratio holds on a noisy machine. The target is 2x; the test fails 25% past
 // it and says whether the decode/model pipeline had the cores it needs.
 func TestConvertCost(t *testing.T) {
 	if testing.Short() || raceEnabled || os.Getenv("OTEL2CHROME_TIMING") == "off" {
@@ -160,12 +160,12 @@ func TestConvertCost(t *testing.T) {
 	ratio := float64(conv.NsPerOp()) / float64(dec.NsPerOp())
 	t.Logf("decode-only %.0f ns/span, convert %.0f ns/span, ratio %.2fx (target <= 2x)",
 		float64(dec.NsPerOp())/benchSpans, float64(conv.NsPerOp())/benchSpans, ratio)
-	if ratio > 2.4 {
+	if ratio > 2.5 {
 		why := "layout or encoding got slower"
 		if p := runtime.GOMAXPROCS(0); p < 2 {
 			why = fmt.Sprintf("GOMAXPROCS=%d: decoding and model building run as a 2-stage pipeline and need 2 cores", p)
 		}
-		t.Errorf("convert is %.2fx decode-only, want <= 2x (failing above 2.4x): %s", ratio, why)
+		t.Errorf("convert is %.2fx decode-only, want <= 2x (failing above 2.5x): %s", ratio, why)
 	}
 }
 
