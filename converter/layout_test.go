@@ -708,3 +708,36 @@ func TestSharedIDWithinOneService(t *testing.T) {
 		t.Errorf("work hangs from %v, want the server half %v", w.Args["timeline_parent_span_id"], names["serve self"].Args["span_id"])
 	}
 }
+
+// TestConflictingCopiesChosenByContent: copies of one span that differ only
+// in parent, status message or links keep the same copy whatever the order.
+func TestConflictingCopiesChosenByContent(t *testing.T) {
+	variants := []func(ptrace.Span, int){
+		func(sp ptrace.Span, k int) { sp.SetParentSpanID(spanID(uint64(100 + k))) },
+		func(sp ptrace.Span, k int) { sp.Status().SetMessage(fmt.Sprint("message ", k)) },
+		func(sp ptrace.Span, k int) {
+			l := sp.Links().AppendEmpty()
+			l.SetTraceID(traceID(1))
+			l.SetSpanID(spanID(uint64(200 + k)))
+		},
+	}
+	for vi, vary := range variants {
+		var outs [][]byte
+		for _, order := range [][]int{{0, 1}, {1, 0}} {
+			c := New()
+			for _, k := range order {
+				b := newTB()
+				vary(b.add(spec{trace: 1, id: 7, service: "a", name: "x", end: ms}), k)
+				c.AddTraces(b.td)
+			}
+			var out bytes.Buffer
+			if _, err := c.Encode(&out); err != nil {
+				t.Fatal(err)
+			}
+			outs = append(outs, out.Bytes())
+		}
+		if !bytes.Equal(outs[0], outs[1]) {
+			t.Errorf("variant %d: the copy kept depends on arrival order", vi)
+		}
+	}
+}

@@ -510,6 +510,21 @@ func (m *model) better(a, b *spanRec) bool {
 			return c < 0
 		}
 	}
+	if c := bytes.Compare(a.parent[:], b.parent[:]); c != 0 {
+		return c < 0
+	}
+	if c := strings.Compare(m.strs[a.statusMsg], m.strs[b.statusMsg]); c != 0 {
+		return c < 0
+	}
+	for k := int32(0); k < a.nLinks; k++ { // nLinks are equal here
+		la, lb := &m.links[a.links+k], &m.links[b.links+k]
+		if c := bytes.Compare(la.trace[:], lb.trace[:]); c != 0 {
+			return c < 0
+		}
+		if c := bytes.Compare(la.id[:], lb.id[:]); c != 0 {
+			return c < 0
+		}
+	}
 	return false
 }
 
