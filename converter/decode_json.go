@@ -103,6 +103,17 @@ func (d *decoder) decodeDoc(doc []byte) error {
 		if err := json.Unmarshal(env.Result, &res); err != nil || !hasValue(res.ResourceSpans) && !bytes.Equal(bytes.TrimSpace(env.Result), []byte("{}")) {
 			return fmt.Errorf("%s: \"result\" holds no resourceSpans", formatJaegerV3JSON)
 		}
+		// Errors inside it are placed in the whole document: move the
+		// document's origin to where "result" starts for the decode.
+		if off := bytes.Index(doc, env.Result); off > 0 {
+			saved := [3]int64{d.docOff, int64(d.docLine), int64(d.docCol)}
+			line, col := lineCol(doc, int64(off))
+			if line == 1 {
+				col += d.docCol
+			}
+			d.docOff, d.docLine, d.docCol = d.docOff+int64(off), d.docLine+line-1, col-1
+			defer func() { d.docOff, d.docLine, d.docCol = saved[0], int(saved[1]), int(saved[2]) }()
+		}
 		return d.decodeOTLPJSON(env.Result, formatJaegerV3JSON)
 	case hasValue(env.Data) || hasValue(env.Errors):
 		return d.decodeJaeger(doc)

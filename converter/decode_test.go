@@ -644,3 +644,26 @@ func TestJaegerErrorAnswersArePrintable(t *testing.T) {
 		}
 	}
 }
+
+// TestJaegerV3ErrorPositionInWholeDocument: an error inside api_v3's
+// "result" names its place in the whole answer, not in "result".
+func TestJaegerV3ErrorPositionInWholeDocument(t *testing.T) {
+	bad := `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","name":"x","startTimeUnixNano":"zz"}]}]}]}`
+	doc := "{\n\"padding\":\"" + strings.Repeat("p", 100) + "\",\n  \"result\": " + bad + "}"
+	err := New().Decode("answer.json", strings.NewReader(doc))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	want := strings.Index(doc, `"zz"`)
+	var line, col int
+	var off int
+	if _, e := fmt.Sscanf(err.Error()[strings.Index(err.Error(), "at byte"):], "at byte %d (line %d, column %d)", &off, &line, &col); e != nil {
+		t.Fatalf("no position in %q: %v", err, e)
+	}
+	if line != 3 || off < want-25 || off > want+5 {
+		t.Errorf("error at byte %d line %d column %d, want near byte %d on line 3: %v", off, line, col, want, err)
+	}
+	if wantCol := want - strings.LastIndex(doc[:want], "\n"); col < wantCol-25 || col > wantCol+5 {
+		t.Errorf("column %d, want near %d", col, wantCol)
+	}
+}

@@ -39,6 +39,11 @@ const (
 	bindNone                         // left out: no placement binds exactly
 )
 
+// coarseGap is how far apart two spans must start for an importer reading
+// absolute epoch microseconds as doubles (about 0.25 µs apart today) to keep
+// them in order.
+const coarseGap = 1000
+
 // flowBase offsets bind_id values from the small numbers importers give s/f
 // ids internally, so the two never collide.
 const flowBase = 1 << 40
@@ -230,7 +235,11 @@ func (l *layout) planFlows() {
 // planTarget binds the arrows into span t, whose sources are settled.
 func (l *layout) planTarget(t int32, ins []flowOut, hasOut bool) {
 	f := &l.plan
-	holds := func(fl flowOut) bool { return f.out[fl.from] && !f.moved[fl.from] }
+	holds := func(fl flowOut) bool {
+		// With coarse timestamps the importer keeps the two ends in order
+		// only if their starts are clearly apart.
+		return f.out[fl.from] && !f.moved[fl.from] && (!l.coarse || f.key[fl.to].ts-f.key[fl.from].ts >= coarseGap)
+	}
 	byIDs := -1 // the arrow bound with bind_id, if any
 	if !hasOut {
 		// flow_in for one arrow: preferably one s/f cannot bind.
@@ -287,7 +296,9 @@ func (l *layout) planTarget(t int32, ins []flowOut, hasOut bool) {
 // target is the first to begin then.
 func (l *layout) slices(fl flowOut) flowBinding {
 	f := &l.plan
-	if !f.alone[fl.from] {
+	if l.coarse || !f.alone[fl.from] {
+		// Where viewers round timestamps, "most recently begun" may not be
+		// the slice it is at nanosecond precision.
 		return bindNone
 	}
 	if f.alone[fl.to] {

@@ -32,6 +32,9 @@ type layout struct {
 	lanes  []laneOut
 	flows  []flowOut
 	plan   flowPlan
+	// coarse says viewers will read the timestamps at less than
+	// nanosecond precision (absolute epoch time): see addFlows.
+	coarse bool
 	// reparented marks spans that hang from another span than their
 	// parent_span_id: the nearest kept ancestor of a parent WithMinDuration
 	// left out, or the server half of a shared span ID.
@@ -129,6 +132,7 @@ func (m *model) layout(only *pcommon.TraceID, cfg *config) *layout {
 	if !cfg.noSkewFix {
 		l.fixSkew(m, order)
 	}
+	l.coarse = cfg.absoluteTime
 	if len(l.sel) > 0 && !cfg.absoluteTime {
 		l.origin = l.rec(l.sel[0]).start + l.shift[l.sel[0]]
 		for _, i := range l.sel {

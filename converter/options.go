@@ -92,7 +92,10 @@ func WithTimeWindow(start, end time.Time) Option {
 
 // WithAbsoluteTime writes timestamps as microseconds since the Unix epoch instead
 // of rebasing them to the earliest span. Absolute timestamps are too large for a
-// double to keep nanoseconds, so sub-microsecond detail may be lost.
+// double to keep nanoseconds, so sub-microsecond detail may be lost; and since
+// viewers then order events less finely than the converter can, an arrow is
+// kept only where bind_id binds it whatever that rounding does (its spans start
+// at least a microsecond apart), the others are left out and counted.
 func WithAbsoluteTime(on bool) Option {
 	return func(c *config) { c.absoluteTime = on }
 }

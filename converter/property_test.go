@@ -275,3 +275,31 @@ func TestPropertyTimelines(t *testing.T) {
 		t.Errorf("%d of %d arrows left out: more than 6%%", omitted, arrows+omitted)
 	}
 }
+
+// TestPropertyAbsoluteTime: with epoch timestamps viewers read as doubles,
+// every arrow drawn must still bind as intended in Perfetto's importer; the
+// ones that cannot are declared.
+func TestPropertyAbsoluteTime(t *testing.T) {
+	cases := 120
+	if testing.Short() || raceEnabled {
+		cases = 20
+	}
+	for seed := 0; seed < cases; seed++ {
+		g := &traceGen{r: rand.New(rand.NewPCG(uint64(seed), 11)), events: map[uint64][]time.Duration{}, links: map[uint64][]spec{}}
+		g.quant = seed%3 == 1
+		g.generate()
+		c := New(WithAbsoluteTime(true))
+		for _, in := range g.inputs() {
+			c.AddTraces(in)
+		}
+		var out bytes.Buffer
+		if _, err := c.Encode(&out); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := check.Validate(out.Bytes()); err != nil {
+			t.Errorf("seed %d: %v", seed, err)
+			continue
+		}
+		verifyWithImporter(t, fmt.Sprintf("absolute time, seed %d", seed), out.Bytes())
+	}
+}
