@@ -53,11 +53,14 @@ type Config struct {
 	// max_traces_in_memory / trace_idle_timeout traces arrive per second, or
 	// traces are written before they are complete. Default 1000.
 	MaxTracesInMemory int `mapstructure:"max_traces_in_memory"`
-	// MaxSpansPerTrace bounds the spans held, and written, for one trace: later
-	// spans of the trace are dropped and counted, also within one request. The
-	// trace is written once idle, as any other; its file holds the first
-	// MaxSpansPerTrace spans received and says in otherData.spans_dropped how
-	// many more there were. Default 10000.
+	// MaxSpansPerTrace bounds the spans held for one trace, and so the spans
+	// of one file: later spans of the trace are dropped and counted, also
+	// within one request. The trace is written once idle, as any other; its
+	// file holds the first MaxSpansPerTrace spans received and says in
+	// otherData.spans_dropped how many more there were. Spans arriving after
+	// the trace left memory (written early under max_traces_in_memory or
+	// max_memory_mb, or released after trace_retention) start a part file
+	// with a bound of its own. Default 10000.
 	MaxSpansPerTrace int `mapstructure:"max_spans_per_trace"`
 	// MaxMemoryMB bounds the spans held in memory, all traces together, in
 	// MiB of their OTLP protobuf encoding, whatever the span sizes. To make

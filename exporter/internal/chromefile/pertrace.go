@@ -37,11 +37,15 @@ type PerTraceConfig struct {
 	// when there is none, the least recently updated trace is written early and
 	// dropped.
 	MaxTraces int
-	// MaxSpansPerTrace bounds the spans held, and written, for one trace: the
-	// spans it receives past the limit are dropped and counted, also within one
-	// batch. The trace is still written when it goes idle, like any other; its
-	// file holds its first MaxSpansPerTrace spans, in the order they arrived,
-	// and otherData.spans_dropped says how many more there were.
+	// MaxSpansPerTrace bounds the spans held for one trace, and so the spans
+	// of one file: the spans it receives past the limit are dropped and
+	// counted, also within one batch. The trace is still written when it goes
+	// idle, like any other; its file holds its first MaxSpansPerTrace spans, in
+	// the order they arrived, and otherData.spans_dropped says how many more
+	// there were. Once a trace's spans have left memory (written early to make
+	// room, or released after Retention), spans arriving later start a part
+	// file (".2", …), which again holds up to MaxSpansPerTrace: the bound is
+	// per file and on memory, not on a trace's total on disk.
 	MaxSpansPerTrace int
 	// MaxBytes bounds the spans held in memory, all traces together, as
 	// their OTLP protobuf encoding (the converter's working set while a file
