@@ -297,16 +297,9 @@ func (cw *chromeWriter) instant(i int32, ev *eventRec) {
 	e.str(m.strs[ev.name])
 	e.buf = append(e.buf, `,"cat":`...)
 	cw.cat(s.scope)
-	at := cw.l.instantTime(i, ev)
-	cw.pos(i, at-cw.l.shift[i])
+	cw.pos(i, ev.ts)
 	e.buf = append(e.buf, `,"args":{"span_id":`...)
 	e.hex(s.id[:])
-	if at != ev.ts+cw.l.shift[i] {
-		// The event's own time lies outside its span; it is drawn at the
-		// span's edge and its time kept here.
-		e.rawKey("time_unix_nano")
-		e.str(itoa(ev.ts))
-	}
 	if a := m.arena.get(ev.attrs); a != nil {
 		e.rawKey("attributes")
 		e.buf = append(e.buf, a...)

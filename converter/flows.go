@@ -85,13 +85,6 @@ type flowPlan struct {
 	omit   int    // arrows left out
 }
 
-// instantTime returns where span event ev of span i is drawn: at its time,
-// kept inside the span so that it sits in the slice it belongs to.
-func (l *layout) instantTime(i int32, ev *eventRec) int64 {
-	start, end := l.times(i)
-	return min(max(ev.ts+l.shift[i], start), end)
-}
-
 func (l *layout) addFlows(m *model) {
 	for _, i := range l.sel {
 		if p := l.parent[i]; p >= 0 && l.lane[p] != l.lane[i] {
@@ -176,7 +169,8 @@ func (l *layout) orderSlices(m *model) {
 		pos++
 		s := l.rec(i)
 		for k := s.events; k < s.events+s.nEvents; k++ {
-			lane = append(lane, ev{sliceKey{l.instantTime(i, &m.events[k]), 0, pos}, -1})
+			// The model pins events inside their span.
+			lane = append(lane, ev{sliceKey{m.events[k].ts + l.shift[i], 0, pos}, -1})
 			pos++
 		}
 	}

@@ -66,11 +66,7 @@ func (l *layout) find(m *model, t pcommon.TraceID, s pcommon.SpanID) (int32, boo
 	if !ok {
 		return 0, false
 	}
-	if l.local == nil {
-		return g, true
-	}
-	k, ok := l.local[g]
-	return k, ok
+	return l.localIndex(g)
 }
 
 func (m *model) layout(only *pcommon.TraceID, cfg *config) *layout {
@@ -116,7 +112,7 @@ func (m *model) layout(only *pcommon.TraceID, cfg *config) *layout {
 				// (Zipkin style), in the server's process, ran inside the
 				// server half, as Jaeger's deduper has it.
 				if h, ok := m.halves[halfKey{keyOf(s.trace, s.parent), s.proc}]; ok {
-					if k, ok := l.local32(h.idx); ok && k != i {
+					if k, ok := l.localIndex(h.idx); ok && k != i {
 						l.parent[i] = k
 						l.markReparented(i)
 					}
@@ -224,8 +220,8 @@ func (l *layout) markReparented(i int32) {
 	l.reparented[i] = true
 }
 
-// local32 returns the local index of model span g, if it is in the layout.
-func (l *layout) local32(g int32) (int32, bool) {
+// localIndex returns the local index of model span g, if it is in the layout.
+func (l *layout) localIndex(g int32) (int32, bool) {
 	if l.local == nil {
 		return g, true
 	}
