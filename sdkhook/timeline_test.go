@@ -18,12 +18,12 @@ import (
 	"github.com/otel2chrome/otel2chrome/sdkhook"
 )
 
-// TestTimeline sends sdkhook's spans through the converter (by way of the SDK
-// exporter) and checks the timeline: every function slice sits inside its
-// request's slice, in the request's process; calls on the request goroutine
-// share the request's lane; a forked goroutine has its own; a span that other
-// instrumentation started inside a call nests under that call.
-func TestTimeline(t *testing.T) {
+// timelineTracer returns a tracer of service "shop" whose spans go through
+// sdkhook and the SDK exporter into one Chrome file, and finish, which shuts
+// the provider down and returns the file's report once the checker and
+// Perfetto's importer have passed it.
+func timelineTracer(t *testing.T, opts ...sdkhook.Option) (trace.Tracer, func() *check.Report) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "timeline.json")
 	exp, err := sdkexporter.New(sdkexporter.WithPath(path))
 	if err != nil {
@@ -31,8 +31,32 @@ func TestTimeline(t *testing.T) {
 	}
 	res := resource.NewSchemaless(semconv.ServiceName("shop"))
 	tp := sdktrace.NewTracerProvider(sdktrace.WithResource(res),
-		sdktrace.WithSpanProcessor(sdkhook.NewProcessor(sdktrace.NewSimpleSpanProcessor(exp))))
-	tr := tp.Tracer("test")
+		sdktrace.WithSpanProcessor(sdkhook.NewProcessor(sdktrace.NewSimpleSpanProcessor(exp), opts...)))
+	return tp.Tracer("test"), func() *check.Report {
+		t.Helper()
+		if err := tp.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := check.Validate(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		perfetto.Check(t, data, perfetto.AllowDeclaredOmissions())
+		return r
+	}
+}
+
+// TestTimeline sends sdkhook's spans through the converter (by way of the SDK
+// exporter) and checks the timeline: every function slice sits inside its
+// request's slice, in the request's process; calls on the request goroutine
+// share the request's lane; a forked goroutine has its own; a span that other
+// instrumentation started inside a call nests under that call.
+func TestTimeline(t *testing.T) {
+	tr, finish := timelineTracer(t)
 	pause := func() { time.Sleep(200 * time.Microsecond) }
 	request(tr, "GET /order", func(ctx context.Context) {
 		defer sdkhook.Enter(ctx, "handler").End()
@@ -52,17 +76,7 @@ func TestTimeline(t *testing.T) {
 		<-done
 		pause()
 	})
-	if err := tp.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := check.Validate(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := finish()
 	byName := map[string]check.Slice{}
 	for _, s := range r.Slices {
 		byName[s.Name] = s
@@ -97,16 +111,8 @@ func TestTimeline(t *testing.T) {
 // goroutine of the same trace), and Perfetto's importer must bind every
 // arrow as intended.
 func TestTimelineReusedThreadIDs(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "reuse.json")
-	exp, err := sdkexporter.New(sdkexporter.WithPath(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := resource.NewSchemaless(semconv.ServiceName("shop"))
 	recorded := func(s sdktrace.ReadOnlySpan) bool { return s.SpanKind() == trace.SpanKindServer && s.Name() != "D" }
-	tp := sdktrace.NewTracerProvider(sdktrace.WithResource(res),
-		sdktrace.WithSpanProcessor(sdkhook.NewProcessor(sdktrace.NewSimpleSpanProcessor(exp), sdkhook.WithRequestFunc(recorded))))
-	tr := tp.Tracer("test")
+	tr, finish := timelineTracer(t, sdkhook.WithRequestFunc(recorded))
 	handle := func(name string, d time.Duration) func(context.Context) {
 		return func(ctx context.Context) {
 			defer sdkhook.Enter(ctx, name+".handler").End()
@@ -139,18 +145,7 @@ func TestTimelineReusedThreadIDs(t *testing.T) {
 	time.Sleep(time.Millisecond)
 	request(tr, "C", handle("C", 8*time.Millisecond)) // reuses A's ids while D runs
 	<-dDone
-	if err := tp.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := check.Validate(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	perfetto.Check(t, data, perfetto.AllowDeclaredOmissions())
+	r := finish()
 	tids := map[string]map[any]bool{} // request -> thread ids its calls used
 	for _, s := range r.Slices {
 		attrs, _ := s.Args["attributes"].(map[string]any)
