@@ -27,6 +27,8 @@ type chromeExporter struct {
 	// names it in its own metrics (the meter is shared by every chrome
 	// exporter), and the setting that dropped the spans.
 	droppedBySpans, droppedByMemory metric.AddOption
+	// Attributes of the split-traces counter, by reason.
+	splitLate, splitOrphans metric.AddOption
 }
 
 func newChromeExporter(cfg *Config, id component.ID, logger *zap.Logger, telemetry *metadata.TelemetryBuilder) *chromeExporter {
@@ -34,7 +36,8 @@ func newChromeExporter(cfg *Config, id component.ID, logger *zap.Logger, telemet
 		return metric.WithAttributeSet(attribute.NewSet(attribute.String("exporter", id.String()), attribute.String("reason", reason)))
 	}
 	return &chromeExporter{cfg: cfg, logger: logger, telemetry: telemetry,
-		droppedBySpans: attrs("max_spans_per_trace"), droppedByMemory: attrs("max_memory_mb")}
+		droppedBySpans: attrs("max_spans_per_trace"), droppedByMemory: attrs("max_memory_mb"),
+		splitLate: attrs(string(chromefile.SplitLateSpans)), splitOrphans: attrs(string(chromefile.SplitMissingParent))}
 }
 
 func (e *chromeExporter) start(_ context.Context, _ component.Host) error {
@@ -68,6 +71,7 @@ func (e *chromeExporter) start(_ context.Context, _ component.Host) error {
 			Gzip:             gz,
 			OnError:          onError,
 			OnDrop:           e.onDrop,
+			OnSplit:          e.onSplit,
 		})
 		if err != nil {
 			return err
@@ -97,6 +101,19 @@ func (e *chromeExporter) onDrop(d chromefile.Drop) {
 		e.logger.Warn("trace has more spans than max_spans_per_trace: later spans are dropped; its file holds the first ones and says in otherData.spans_dropped how many it lacks",
 			zap.Stringer("trace_id", d.Trace), zap.Int("max_spans_per_trace", e.cfg.MaxSpansPerTrace), zap.Int("dropped", d.Spans))
 	}
+}
+
+// onSplit counts a trace found split over files or collectors. It is logged
+// at debug level only: after a load-balancing ring change every trace in
+// flight splits, and the counter says how many.
+func (e *chromeExporter) onSplit(s chromefile.Split) {
+	reason := e.splitLate
+	if s.Reason == chromefile.SplitMissingParent {
+		reason = e.splitOrphans
+	}
+	e.telemetry.ExporterChromeTracesSplit.Add(context.Background(), 1, reason)
+	e.logger.Debug("trace split over files or collectors", zap.Stringer("trace_id", s.Trace),
+		zap.String("reason", string(s.Reason)), zap.String("file", s.Name))
 }
 
 // pushTraces stores td in the sink. When a write needed to make room fails, the

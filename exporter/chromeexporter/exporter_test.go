@@ -295,3 +295,45 @@ func traceIDString(tr int) string {
 	binary.BigEndian.PutUint64(tid[8:], uint64(tr)+1)
 	return tid.String()
 }
+
+// TestSplitTracesCounted: spans of a trace that come after its file was
+// written and released start a part file and count as late_spans; a trace
+// released without the parent of its spans (the rest went to another
+// collector) counts as missing_parent. Both in the exporter's own telemetry.
+func TestSplitTracesCounted(t *testing.T) {
+	dir := t.TempDir()
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	cfg.Directory = dir
+	cfg.TraceIdleTimeout = 50 * time.Millisecond
+	cfg.TraceRetention = 0
+	cfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
+	tt := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
+	set := exportertest.NewNopSettings(typ)
+	set.TelemetrySettings = tt.NewTelemetrySettings()
+	exp, err := NewFactory().CreateTraces(context.Background(), set, cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+
+	ctx := context.Background()
+	require.NoError(t, exp.ConsumeTraces(ctx, batch("svc", 1, 0, 4))) // whole
+	require.NoError(t, exp.ConsumeTraces(ctx, batch("svc", 2, 1, 4))) // no root
+	first := filepath.Join(dir, "svc-"+traceIDString(1)+".json")
+	require.Eventually(t, func() bool { _, err := os.Stat(first); return err == nil }, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, exp.ConsumeTraces(ctx, batch("svc", 1, 4, 6))) // late: a part file
+	require.NoError(t, exp.Shutdown(ctx))
+
+	got, err := tt.GetMetric("otelcol_exporter_chrome_traces_split")
+	require.NoError(t, err)
+	sum, ok := got.Data.(metricdata.Sum[int64])
+	require.True(t, ok, "a sum, got %T", got.Data)
+	assert.True(t, sum.IsMonotonic)
+	byReason := map[string]int64{}
+	for _, dp := range sum.DataPoints {
+		reason, _ := dp.Attributes.Value("reason")
+		byReason[reason.AsString()] = dp.Value
+	}
+	assert.Equal(t, map[string]int64{"late_spans": 1, "missing_parent": 1}, byReason)
+	assert.Len(t, readChrome(t, first).SpanSlices, 4)
+	assert.Len(t, readChrome(t, filepath.Join(dir, "svc-"+traceIDString(1)+".2.json")).SpanSlices, 2, "the part file holds every late span")
+}

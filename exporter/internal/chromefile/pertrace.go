@@ -66,6 +66,10 @@ type PerTraceConfig struct {
 	OnError func(error)
 	// OnDrop is told of spans dropped by a limit, from Add. Nil ignores them.
 	OnDrop func(Drop)
+	// OnSplit is told of each trace found split over files or collectors (see
+	// Split). It is called with the sink's lock held: it must be quick and
+	// must not call the sink. Nil ignores them.
+	OnSplit func(Split)
 	// Now is the clock; nil means time.Now. Tests set it.
 	Now func() time.Time
 	// beforeConvert, when set, is called with the trace's ID before each
@@ -102,6 +106,33 @@ type Drop struct {
 	// released from memory, so that a caller can log once per trace rather
 	// than once per batch.
 	First bool
+}
+
+// SplitReason says how a trace was found split.
+type SplitReason string
+
+// Split reasons.
+const (
+	// SplitLateSpans: spans of a trace arrived after its earlier spans had
+	// been written and released from memory, so they went to a new file (a
+	// ".2", ".3"… part, or a file named after another root service). Found
+	// when the file name is taken on disk, or when the trace is among the
+	// last MaxTraces traces this sink released.
+	SplitLateSpans SplitReason = "late_spans"
+	// SplitMissingParent: a trace left memory with spans whose parent span
+	// was none of those it held: the rest of the trace went to another
+	// collector (after a load-balancing ring change, say) or never arrived.
+	// Counted when the trace is released, so a trace completed by a rewrite
+	// within Retention is not counted.
+	SplitMissingParent SplitReason = "missing_parent"
+)
+
+// Split reports one trace found split, once per reason and part file.
+type Split struct {
+	Trace  pcommon.TraceID
+	Reason SplitReason
+	// Name is the file (without directory) holding this sink's part.
+	Name string
 }
 
 // PartialError reports that only part of a batch was stored. Remaining holds the
@@ -151,6 +182,13 @@ type PerTrace struct {
 	active   *list.List
 	retained *list.List
 
+	// released remembers the last MaxTraces traces whose written spans left
+	// memory, oldest first, so that late spans of one of them are known to
+	// split it even when they go to a file of another name.
+	released    map[pcommon.TraceID]struct{}
+	releasedIDs []pcommon.TraceID
+	releasedAt  int // next slot of releasedIDs to reuse once it is full
+
 	cancel context.CancelFunc // stops the background writers and their writes
 	done   chan struct{}
 
@@ -181,6 +219,12 @@ type traceState struct {
 	onList    *list.List
 	busy      bool      // a background writer holds it
 	retryAt   time.Time // after a failed background write: not before this
+
+	// late: spans came after this trace's earlier spans left memory; the
+	// next file created is reported as SplitLateSpans, and split is set once
+	// it has been. orphans: the spans on disk name a parent that none of them
+	// is, as of the last write; not reported again for a trace known split.
+	late, split, orphans bool
 
 	// dropped counts the spans lost to limits since the spans were last
 	// released; droppedWritten is how many of them the file already names.
@@ -228,6 +272,9 @@ func NewPerTrace(cfg PerTraceConfig) (*PerTrace, error) {
 	if cfg.OnDrop == nil {
 		cfg.OnDrop = func(Drop) {}
 	}
+	if cfg.OnSplit == nil {
+		cfg.OnSplit = func(Split) {}
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("per-trace output: %w", err)
 	}
@@ -240,6 +287,7 @@ func NewPerTrace(cfg PerTraceConfig) (*PerTrace, error) {
 		cfg:      cfg,
 		ext:      ext,
 		traces:   map[pcommon.TraceID]*traceState{},
+		released: map[pcommon.TraceID]struct{}{},
 		active:   list.New(),
 		retained: list.New(),
 	}, nil
@@ -420,7 +468,8 @@ func (p *PerTrace) add(g *group) error {
 			continue
 		}
 		if st == nil {
-			st = &traceState{id: g.id}
+			_, late := p.released[g.id]
+			st = &traceState{id: g.id, late: late}
 			p.traces[g.id] = st
 		}
 		p.moveLocked(st, p.active)
@@ -496,6 +545,30 @@ func (p *PerTrace) removeLocked(st *traceState) {
 	st.onList.Remove(st.elem)
 	st.onList = nil
 	delete(p.traces, st.id)
+	if st.name != "" {
+		p.releaseWrittenLocked(st)
+	}
+}
+
+// releaseWrittenLocked notes that the written spans of st left memory: a
+// trace whose file lacks parents is reported split, and the trace is
+// remembered so that its later spans are known to split it.
+func (p *PerTrace) releaseWrittenLocked(st *traceState) {
+	if st.orphans {
+		p.cfg.OnSplit(Split{Trace: st.id, Reason: SplitMissingParent, Name: st.name})
+		st.orphans = false
+	}
+	if _, ok := p.released[st.id]; ok {
+		return
+	}
+	if len(p.releasedIDs) < p.cfg.MaxTraces {
+		p.releasedIDs = append(p.releasedIDs, st.id)
+	} else {
+		delete(p.released, p.releasedIDs[p.releasedAt])
+		p.releasedIDs[p.releasedAt] = st.id
+		p.releasedAt = (p.releasedAt + 1) % len(p.releasedIDs)
+	}
+	p.released[st.id] = struct{}{}
 }
 
 // moveLocked puts st at the back of l.
@@ -548,12 +621,14 @@ func (p *PerTrace) flush(ctx context.Context, id pcommon.TraceID, drop bool) err
 	}
 	conv := converter.New(p.cfg.Converter...)
 	var u ptrace.ProtoUnmarshaler
+	var fam family
 	for _, c := range chunks {
 		td, err := u.UnmarshalTraces(c)
 		if err != nil {
 			// Cannot happen for chunks this process marshalled; report rather than panic.
 			return fmt.Errorf("decode stored spans of trace %s: %w", id, err)
 		}
+		fam.add(td)
 		conv.AddTraces(td)
 	}
 	var stats converter.Stats
@@ -585,9 +660,16 @@ func (p *PerTrace) flush(ctx context.Context, id pcommon.TraceID, drop bool) err
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if !rewrite && (part > 1 || st.late) {
+		// A name taken on disk is an earlier part of the trace, from this
+		// process or from one that shared the directory before.
+		p.cfg.OnSplit(Split{Trace: id, Reason: SplitLateSpans, Name: name})
+		st.late, st.split = false, true
+	}
 	if p.traces[id] != st {
 		return nil
 	}
+	st.orphans = !st.split && fam.orphans()
 	st.name, st.part = name, part
 	st.written = len(chunks)
 	st.writtenAt = p.cfg.Now()
@@ -603,6 +685,7 @@ func (p *PerTrace) flush(ctx context.Context, id pcommon.TraceID, drop bool) err
 		p.bytes -= freed
 		st.spans -= spans
 		st.written = 0
+		p.releaseWrittenLocked(st)
 		st.name = ""
 		st.dropped.limit -= dropped.limit
 		st.dropped.memory -= dropped.memory
@@ -716,7 +799,16 @@ func (p *PerTrace) Shutdown(ctx context.Context) error {
 		}
 		p.cancel = nil
 	}
-	return p.Flush(ctx)
+	err := p.Flush(ctx)
+	// What is still held is released now: report the files that lack parents.
+	p.mu.Lock()
+	for _, st := range p.traces {
+		if st.name != "" && !st.dirty() {
+			p.releaseWrittenLocked(st)
+		}
+	}
+	p.mu.Unlock()
+	return err
 }
 
 // Stats reports files created, files rewritten with late spans, and slices

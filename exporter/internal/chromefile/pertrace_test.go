@@ -597,3 +597,55 @@ func TestPerTraceBackgroundRetriesEveryTick(t *testing.T) {
 	require.Eventually(t, func() bool { return len(listDir(t, dir)) == 1 }, 2*time.Second, 10*time.Millisecond)
 	require.NoError(t, p.Shutdown(context.Background()))
 }
+
+// TestPerTraceReportsSplits: a trace whose spans reach the sink after its
+// earlier spans left memory is reported once as late_spans, whatever its
+// later file is named; a trace that leaves memory lacking the parent of some
+// of its spans is reported as missing_parent, unless a rewrite within
+// retention completed it. Every span is in exactly one file.
+func TestPerTraceReportsSplits(t *testing.T) {
+	dir := t.TempDir()
+	var splits []Split
+	p, clk := newPerTrace(t, PerTraceConfig{Dir: dir, IdleTimeout: time.Second, Retention: 5 * time.Second,
+		OnSplit: func(s Split) { splits = append(splits, s) }})
+	step := func() {
+		clk.Advance(2 * time.Second)
+		p.flushIdle(context.Background())
+	}
+
+	// 1: whole. 2: whole, then a late span of another service after
+	// retention. 3: children only, the root never comes. 4: whole, then a late
+	// span of the same service (its name is taken: a ".2" part). 5: children
+	// first, the root within retention (a rewrite completes it).
+	require.NoError(t, p.Add(makeTraces("svc", []int{1, 2, 4}, 0, 4)))
+	require.NoError(t, p.Add(makeTraces("svc", []int{3, 5}, 1, 4)))
+	step()
+	require.NoError(t, p.Add(makeTraces("svc", []int{5}, 0, 1)))
+	step()
+	step()
+	step()
+	step() // past retention: everything released
+	traces, _ := p.Len()
+	require.Zero(t, traces)
+	require.NoError(t, p.Add(makeTraces("other", []int{2}, 4, 5)))
+	require.NoError(t, p.Add(makeTraces("svc", []int{4}, 4, 6)))
+	require.NoError(t, p.Shutdown(context.Background()))
+
+	got := map[string]SplitReason{}
+	for _, s := range splits {
+		_, dup := got[s.Name]
+		assert.False(t, dup, "%s reported twice", s.Name)
+		got[s.Name] = s.Reason
+	}
+	assert.Equal(t, map[string]SplitReason{
+		"svc-" + traceID(3).String() + ".json":   SplitMissingParent,
+		"other-" + traceID(2).String() + ".json": SplitLateSpans,
+		"svc-" + traceID(4).String() + ".2.json": SplitLateSpans,
+	}, got)
+
+	ids := spanIDsIn(t, dir)
+	assert.Len(t, ids, 4+5+3+6+4)
+	for id, n := range ids {
+		assert.Equal(t, 1, n, "span %s in more than one file", id)
+	}
+}

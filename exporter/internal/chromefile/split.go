@@ -122,3 +122,40 @@ func serviceName(r pcommon.Resource) string {
 	}
 	return ""
 }
+
+// family collects the span and parent IDs of one trace's spans, to tell
+// whether a file holds every parent its spans name.
+type family struct {
+	spans   map[pcommon.SpanID]struct{}
+	parents []pcommon.SpanID
+}
+
+func (f *family) add(td ptrace.Traces) {
+	if f.spans == nil {
+		f.spans = map[pcommon.SpanID]struct{}{}
+	}
+	rss := td.ResourceSpans()
+	for i := range rss.Len() {
+		sss := rss.At(i).ScopeSpans()
+		for j := range sss.Len() {
+			spans := sss.At(j).Spans()
+			for k := range spans.Len() {
+				sp := spans.At(k)
+				f.spans[sp.SpanID()] = struct{}{}
+				if p := sp.ParentSpanID(); !p.IsEmpty() {
+					f.parents = append(f.parents, p)
+				}
+			}
+		}
+	}
+}
+
+// orphans reports whether a span names a parent that is not among the spans.
+func (f *family) orphans() bool {
+	for _, p := range f.parents {
+		if _, ok := f.spans[p]; !ok {
+			return true
+		}
+	}
+	return false
+}
