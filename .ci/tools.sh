@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the external programs the integration tests run — Jaeger all-in-one
-# and telemetrygen — into a cache directory, and prints that directory.
+# Builds the external programs the integration tests run — Jaeger all-in-one,
+# telemetrygen and otelcol-balancer (the load-balancing tier of
+# examples/scaleout) — into a cache directory, and prints that directory.
 #
 # Idempotent: a tool whose binary already reports the pinned version is not
 # rebuilt, so a second run takes well under a second. The first run needs the
@@ -12,6 +13,10 @@ set -euo pipefail
 
 JAEGER_VERSION=v1.76.0
 TELEMETRYGEN_VERSION=v0.161.0
+# otelcol-balancer is built from examples/scaleout/balancer, its own module;
+# the stamp is its go.sum's hash, so a change of the pins rebuilds it.
+BALANCER_DIR="$(cd "$(dirname "$0")/../examples/scaleout/balancer" && pwd)"
+BALANCER_VERSION="v0.161.0-$(sha256sum "$BALANCER_DIR/go.sum" "$BALANCER_DIR"/*.go | sha256sum | cut -c1-12)"
 
 dir="${OTEL2CHROME_TOOLS_DIR:-$HOME/.cache/otel2chrome/tools}"
 mkdir -p "$dir"
@@ -58,6 +63,17 @@ else
 		"github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@$TELEMETRYGEN_VERSION")
 	echo "$TELEMETRYGEN_VERSION" >"$dir/.telemetrygen.version"
 	log "built $dir/telemetrygen"
+fi
+
+if have otelcol-balancer "$BALANCER_VERSION"; then
+	log "otelcol-balancer $BALANCER_VERSION already built"
+else
+	log "building otelcol-balancer $BALANCER_VERSION from examples/scaleout/balancer (takes a few minutes)"
+	# Its go.mod and go.sum are committed: -mod=readonly builds exactly them.
+	(cd "$BALANCER_DIR" && GOFLAGS=-mod=readonly CGO_ENABLED=0 go build -trimpath -o "$work/otelcol-balancer" .)
+	mv -f "$work/otelcol-balancer" "$dir/otelcol-balancer"
+	echo "$BALANCER_VERSION" >"$dir/.otelcol-balancer.version"
+	log "built $dir/otelcol-balancer"
 fi
 
 echo "$dir"
