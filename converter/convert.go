@@ -8,6 +8,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otel2chrome/otel2chrome/converter/gotrace"
 )
 
 // Converter collects spans from any number of inputs and writes them as one
@@ -16,6 +18,9 @@ type Converter struct {
 	cfg   config
 	model *model
 	notes [][2]string // SetOtherData's fields, in key order
+	// goTraces are the Go execution traces read, drawn beside the spans
+	// of the process they belong to (encode_gotrace.go).
+	goTraces []*gotrace.Trace
 }
 
 // New returns a Converter configured by opts.
@@ -34,7 +39,7 @@ func (c *Converter) AddTraces(td ptrace.Traces) {
 // unwrapped first) and adds its spans. name is used in error messages only.
 // Errors name the input, the format and the position where decoding failed.
 func (c *Converter) Decode(name string, r io.Reader) error {
-	return decode(name, r, c.cfg.maxInputSize, c.cfg.progress, c.model.addTraces)
+	return decodeWithGo(name, r, c.cfg.maxInputSize, c.cfg.progress, c.model.addTraces, c.addGoTrace)
 }
 
 // Len reports the number of spans collected so far.
@@ -77,6 +82,7 @@ var reservedOtherData = map[string]bool{
 	"generator": true, "time_base": true, "origin_unix_nano": true, "origin": true, "spans": true,
 	"traces": true, "clock_skew_shifts": true, "flows": true, "flows_omitted": true,
 	"duplicate_spans_merged": true, "conflicting_spans_dropped": true, "spans_without_start": true,
+	"go_execution_traces": true, "go_alignment": true,
 }
 
 // Stats describes what a write produced.
@@ -99,6 +105,8 @@ type Stats struct {
 	// other content (name, kind or times): one copy is kept, chosen by
 	// content, the others are dropped (all inputs so far).
 	Conflicts int
+	// GoTraces describes each Go execution trace drawn (see GoTraceStats).
+	GoTraces []GoTraceStats
 }
 
 // Shift reports one clock-skew correction: a server span that started before its

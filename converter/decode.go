@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/otel2chrome/otel2chrome/converter/gotrace"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -58,6 +59,8 @@ type decoder struct {
 	docOff  int64
 	docLine int
 	docCol  int // bytes before the document on its first line
+
+	goTraces []*gotrace.Trace // Go execution traces read (decode_gotrace.go)
 }
 
 // handoffSpans is about how many spans the decoding goroutine hands to the
@@ -65,6 +68,12 @@ type decoder struct {
 const handoffSpans = 1024
 
 func decode(name string, r io.Reader, max int64, progress func(string, int64), add func(ptrace.Traces)) error {
+	return decodeWithGo(name, r, max, progress, add, nil)
+}
+
+// decodeWithGo is decode that also hands on Go execution traces, to addGo
+// (when nil, one is an error).
+func decodeWithGo(name string, r io.Reader, max int64, progress func(string, int64), add func(ptrace.Traces), addGo func(*gotrace.Trace)) error {
 	d := &decoder{name: name, max: max, add: add, progress: progress}
 	d.splitter.add = add
 	switch v := r.(type) {
@@ -111,7 +120,10 @@ func decode(name string, r io.Reader, max int64, progress func(string, int64), a
 			add(td)
 		}
 	}
-	return <-errc
+	if err := <-errc; err != nil {
+		return err
+	}
+	return d.handOnGo(addGo)
 }
 
 // sniff detects the format from the first bytes and decodes accordingly.
@@ -147,6 +159,9 @@ func (d *decoder) sniff(br *bufio.Reader, depth int, wrap string) error {
 		return d.sniff(bufio.NewReaderSize(zr, 64<<10), depth+1, wrap+" (zstd)")
 	}
 	name := d.name + wrap
+	if goHead, _ := br.Peek(gotrace.HeaderLen); gotrace.IsTrace(goHead) {
+		return d.decodeGoTrace(name, br)
+	}
 	first, err := firstSignificant(br)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
@@ -172,7 +187,7 @@ func (d *decoder) sniff(br *bufio.Reader, depth int, wrap string) error {
 	}
 	return fmt.Errorf("%s: unrecognised format: input starts with bytes % x; want OTLP protobuf (single message or "+
 		"length-prefixed stream), OTLP JSON (one object, JSON Lines or length-prefixed stream), Jaeger JSON, "+
-		"optionally gzip or zstd compressed", name, head)
+		"Go execution trace, optionally gzip or zstd compressed", name, head)
 }
 
 func isStreamHead(br *bufio.Reader) bool {

@@ -8,6 +8,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otel2chrome/otel2chrome/converter/gotrace"
 )
 
 // flushSize is how much encoded JSON is buffered before it is written out.
@@ -22,11 +24,12 @@ type chromeWriter struct {
 	enc   encoder
 	err   error
 	first bool
+	gos   []*gotrace.Trace // Go execution traces (encode_gotrace.go)
 }
 
 func (c *Converter) write(w io.Writer, only *pcommon.TraceID) (Stats, error) {
 	l := c.model.layout(only, &c.cfg)
-	cw := &chromeWriter{w: w, m: c.model, l: l, first: true, notes: c.notes}
+	cw := &chromeWriter{w: w, m: c.model, l: l, first: true, notes: c.notes, gos: c.goTraces}
 	cw.enc.buf = make([]byte, 0, flushSize+4096)
 	st := cw.encode(c.cfg.absoluteTime)
 	st.Shifts = l.shifts
@@ -38,6 +41,7 @@ func (c *Converter) write(w io.Writer, only *pcommon.TraceID) (Stats, error) {
 func (cw *chromeWriter) encode(absolute bool) Stats {
 	m, l, e := cw.m, cw.l, &cw.enc
 	var st Stats
+	gp := cw.planGo()
 	e.buf = append(e.buf, `{"displayTimeUnit":"ns","otherData":{"generator":"otel2chrome"`...)
 	if absolute {
 		e.buf = append(e.buf, `,"time_base":"unix epoch, microseconds"`...)
@@ -69,6 +73,7 @@ func (cw *chromeWriter) encode(absolute bool) Stats {
 		e.rawKey("flows_omitted")
 		e.str(itoa(int64(l.plan.omit)))
 	}
+	cw.goNotes(gp)
 	for _, n := range cw.notes {
 		e.buf = append(e.buf, ',')
 		e.str(n[0]) // the caller's key, escaped
@@ -139,6 +144,7 @@ func (cw *chromeWriter) encode(absolute bool) Stats {
 		st.Flows++
 	}
 	st.FlowsOmitted = l.plan.omit
+	st.GoTraces = cw.goEvents(gp)
 	e.buf = append(e.buf, "\n]}\n"...)
 	cw.flush()
 	return st

@@ -100,6 +100,11 @@ type model struct {
 	// server's instance.
 	halves  map[halfKey]half
 	servers map[halfKey]int32
+
+	// goids holds the go.goroutine.id attribute of the spans that have one
+	// (sdkhook's, while the execution tracer ran): it ties lanes to the
+	// goroutines of a Go execution trace (encode_gotrace.go).
+	goids map[spanKey]int64
 }
 
 func newModel(cfg *config) *model {
@@ -293,6 +298,9 @@ func (m *model) addSpan(sp ptrace.Span, proc uint32, scope string) {
 	}
 	r.attrs = m.encodeSpanAttrs(sp.Attributes(), &r)
 	r.name = m.str(displayName(sp.Name(), &m.picked))
+	if m.picked.goid > 0 {
+		m.noteGoroutine(key, m.picked.goid)
+	}
 
 	evs := sp.Events()
 	r.events, r.nEvents = int32(len(m.events)), int32(evs.Len())
@@ -547,6 +555,7 @@ func (m *model) freshID(t pcommon.TraceID, id pcommon.SpanID, salt string) pcomm
 // attributes are encoded so the map is walked once.
 type picked struct {
 	route, urlPath, target, urlFull string
+	goid                            int64 // go.goroutine.id
 }
 
 // encodeSpanAttrs encodes a span's attributes into the arena and picks out
@@ -580,6 +589,10 @@ func (m *model) encodeSpanAttrs(attrs pcommon.Map, r *spanRec) ref {
 			m.picked.target = v.AsString()
 		case "url.full":
 			m.picked.urlFull = v.AsString()
+		case goroutineIDKey:
+			if v.Type() == pcommon.ValueTypeInt {
+				m.picked.goid = v.Int()
+			}
 		}
 		e.key(k, first)
 		first = false

@@ -15,7 +15,9 @@
 //     declares;
 //   - each span appears once, otherData.spans of them; span events lie in their span;
 //   - every pid has a process_name and every pid/tid that holds an event has a
-//     thread_name.
+//     thread_name;
+//   - slices drawn from a Go execution trace (cat go.goroutine, go.runtime)
+//     sit on threads without spans.
 package check
 
 import (

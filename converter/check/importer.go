@@ -207,6 +207,11 @@ func (im *importer) end(ev int, open map[string]int, key string, k int, step boo
 	}
 }
 
+// runtimeCats are the categories of the slices otel2chrome draws from Go
+// execution traces (goroutine states, GC, stop-the-world): not spans, on
+// threads of their own.
+var runtimeCats = map[string]bool{"go.goroutine": true, "go.runtime": true}
+
 // spanKey identifies a span slice by trace and span ID.
 type spanKey struct{ trace, span string }
 
@@ -248,12 +253,17 @@ func (r *Report) meaning(im *importer) error {
 	}
 	bySpan := map[spanKey]int{} // span -> slice index
 	parentOf := map[spanKey]spanKey{}
+	runtimeLanes := map[Lane]bool{} // lanes of Go execution trace slices
 	for k := range im.slices {
 		s, ok := slice(k)
 		if !ok {
 			continue
 		}
 		key := keyOf(s)
+		if key.span == "" && runtimeCats[s.Cat] {
+			runtimeLanes[im.slices[k].lane] = true
+			continue
+		}
 		if key.span == "" {
 			return nil // not otel2chrome's slices: nothing to check meaning against
 		}
@@ -268,6 +278,11 @@ func (r *Report) meaning(im *importer) error {
 			parentOf[key] = spanKey{key.trace, p}
 		} else if p := argString(s.Args, "parent_span_id"); p != "" {
 			parentOf[key] = spanKey{key.trace, p}
+		}
+	}
+	for _, k := range bySpan {
+		if runtimeLanes[im.slices[k].lane] {
+			return fmt.Errorf("%s shares its thread with goroutine states or runtime activity", im.describe(k))
 		}
 	}
 	if want, ok := r.OtherData["spans"]; ok && fmt.Sprint(want) != fmt.Sprint(len(bySpan)) {
@@ -296,6 +311,9 @@ func (r *Report) meaning(im *importer) error {
 			// An instant: it must be one of the enclosing span's events,
 			// or of a span nested deeper that just ended.
 			continue
+		}
+		if runtimeLanes[im.slices[pair[0]].lane] {
+			continue // Go runtime slices: no span nests there (checked above)
 		}
 		if descends(keyOf(inner), keyOf(outer)) {
 			continue

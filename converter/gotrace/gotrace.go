@@ -92,13 +92,10 @@ type clockPoint struct {
 	trace, offset int64
 }
 
-// HasClock reports whether the trace carries clock snapshots (Go 1.25+) or an
-// offset was set, so that [Trace.Wall] gives wall-clock times.
+// HasClock reports whether the trace carries clock snapshots (Go 1.25+), so
+// that [Trace.Wall] gives wall-clock times.
 func (t *Trace) HasClock() bool { return len(t.clock) > 0 }
 
-// SetOffset makes [Trace.Wall] add offset to every trace time, replacing the
-// clock snapshots: for traces without them, aligned by the caller.
-func (t *Trace) SetOffset(offset int64) { t.clock = []clockPoint{{trace: t.Start, offset: offset}} }
 
 // Wall returns trace time ts in Unix nanoseconds, using the clock snapshot
 // taken last before ts (the first one for earlier times): the wall clock may
