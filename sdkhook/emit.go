@@ -107,7 +107,7 @@ func (p *processor) emit(req sdktrace.ReadOnlySpan, r *recorder, out func(sdktra
 	// One allocation each for all spans and all attributes of the request:
 	// emission runs in OnEnd, on the request's goroutine.
 	out2 := make([]funcSpan, 0, n)
-	attrBuf := make([]attribute.KeyValue, 0, n*6)
+	attrBuf := make([]attribute.KeyValue, 0, n*7)
 	names := map[int64]string{}
 	for i := range recs {
 		rc := &recs[i]
@@ -145,6 +145,9 @@ func (p *processor) emit(req sdktrace.ReadOnlySpan, r *recorder, out func(sdktra
 			attrBuf = append(attrBuf, semconv.CodeFilePath(file), semconv.CodeLineNumber(line))
 		}
 		attrBuf = append(attrBuf, semconv.ThreadID(int(tid)), semconv.ThreadName(tname))
+		if g := r.lanes[rc.lane].goid; g != 0 {
+			attrBuf = append(attrBuf, AttrGoroutineID.Int64(g))
+		}
 		if incomplete[i] {
 			attrBuf = append(attrBuf, AttrIncomplete.Bool(true))
 		}

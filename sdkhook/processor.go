@@ -2,6 +2,7 @@ package sdkhook
 
 import (
 	"context"
+	rtrace "runtime/trace"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,7 @@ type config struct {
 	minDuration time.Duration
 	capture     CapturePolicy
 	isRequest   func(sdktrace.ReadOnlySpan) bool
+	flight      *FlightRecorder
 }
 
 func newConfig(opts []Option) config {
@@ -229,6 +231,11 @@ func (p *processor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
 }
 
 func (p *processor) startRequest(s sdktrace.ReadWriteSpan) {
+	if rtrace.IsEnabled() {
+		// First, so that the record follows the span's start as closely
+		// as it can: the converter measures the clocks' agreement by it.
+		logRequest(s.SpanContext())
+	}
 	recheckClock()
 	rec := p.pool.Get().(*recorder)
 	liveRecorders.Add(1)
@@ -282,12 +289,19 @@ func (p *processor) endRequest(s sdktrace.ReadOnlySpan, rec *recorder) sdktrace.
 	rec.close()
 	defer p.release(rec)
 	emitted, late := 0, 0
-	if !p.stopped.Load() && len(rec.recs) > 0 && p.cfg.capture.ShouldCapture(s) {
+	capture := !p.stopped.Load() && (len(rec.recs) > 0 || p.cfg.flight != nil) && p.cfg.capture.ShouldCapture(s)
+	if capture && len(rec.recs) > 0 {
 		emitted, late = p.emit(s, rec, p.next.OnEnd)
 	}
+	var snapshot, skipped string
+	if capture && p.cfg.flight != nil {
+		snapshot, skipped = p.cfg.flight.request(s.SpanContext())
+	}
+	goid := rec.lanes[0].goid
 	recorded := len(rec.recs) - countFiltered(rec) - late
 	rec.dropped += late
-	if recorded == 0 && rec.dropped == 0 && rec.filtered == 0 && rec.droppedLanes == 0 && rec.clockFaults == 0 {
+	if recorded == 0 && rec.dropped == 0 && rec.filtered == 0 && rec.droppedLanes == 0 && rec.clockFaults == 0 &&
+		goid == 0 && snapshot == "" && skipped == "" {
 		return s
 	}
 	own := s.Attributes()
@@ -302,6 +316,15 @@ func (p *processor) endRequest(s sdktrace.ReadOnlySpan, rec *recorder) sdktrace.
 	}
 	if rec.clockFaults > 0 {
 		attrs = append(attrs, AttrClockFaults.Int(rec.clockFaults))
+	}
+	if goid != 0 {
+		attrs = append(attrs, AttrGoroutineID.Int64(goid))
+	}
+	if snapshot != "" {
+		attrs = append(attrs, AttrGoTrace.String(snapshot))
+	}
+	if skipped != "" {
+		attrs = append(attrs, AttrGoTraceSkipped.String(skipped))
 	}
 	return &requestSpan{ReadOnlySpan: s, attrs: attrs}
 }

@@ -96,7 +96,6 @@ type clockPoint struct {
 // that [Trace.Wall] gives wall-clock times.
 func (t *Trace) HasClock() bool { return len(t.clock) > 0 }
 
-
 // Wall returns trace time ts in Unix nanoseconds, using the clock snapshot
 // taken last before ts (the first one for earlier times): the wall clock may
 // be stepped or slewed between generations, the trace clock never is. Without
