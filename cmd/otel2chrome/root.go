@@ -308,6 +308,7 @@ func (f *convertFlags) report(w io.Writer, path string, st converter.Stats) {
 			"(a span with a nested slice beginning at its very nanosecond carries one arrow end only); counted in otherData.flows_omitted\n",
 			st.FlowsOmitted, st.Flows+st.FlowsOmitted)
 	}
+	reportGoTraces(w, st.GoTraces)
 	if path == "" || path == "-" {
 		path = "stdout"
 	}
