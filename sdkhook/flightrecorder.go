@@ -90,6 +90,7 @@ type FlightRecorderStats struct {
 	Bytes     int64         // bytes written
 	LastBytes int64         // size of the last snapshot written
 	LastCost  time.Duration // time the last snapshot took to write, fsync and rename
+	Cost      time.Duration // time all snapshots written took
 }
 
 // WithFlightRecorder makes the processor save an execution-trace snapshot of

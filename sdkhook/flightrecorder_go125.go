@@ -155,6 +155,7 @@ func (f *FlightRecorder) run() {
 			f.stats.Snapshots++
 			f.stats.Bytes += n
 			f.stats.LastBytes, f.stats.LastCost = n, cost
+			f.stats.Cost += cost
 			f.disk += n
 		}
 		f.mu.Unlock()
