@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/otel2chrome/otel2chrome/converter/check"
@@ -28,6 +29,9 @@ type tally struct {
 // backendTally is one backend's directory.
 type backendTally struct {
 	files, traces, spans int
+	// tmp counts temporary files a killed backend left (removed by the
+	// exporter at a start an hour later); they are not trace files.
+	tmp int
 }
 
 // traceTally is one trace over every directory.
@@ -58,6 +62,12 @@ func count(dirs []string) (*tally, error) {
 			go func() {
 				defer wg.Done()
 				for name := range names {
+					if strings.HasPrefix(name, ".otel2chrome-tmp-") {
+						mu.Lock()
+						bt.tmp++
+						mu.Unlock()
+						continue
+					}
 					m := fileName.FindStringSubmatch(name)
 					if m == nil {
 						errs <- fmt.Errorf("%s: not a per-trace file name", filepath.Join(dir, name))
@@ -165,6 +175,6 @@ func (t *tally) judge(sent map[string]sentTrace, each func(id string, s sentTrac
 // report prints one line per backend.
 func (t *tally) report(w func(format string, args ...any)) {
 	for i, b := range t.backends {
-		w("backend-%d: %d traces, %d spans, %d files", i+1, b.traces, b.spans, b.files)
+		w("backend-%d: %d traces, %d spans, %d files, %d temporary files", i+1, b.traces, b.spans, b.files, b.tmp)
 	}
 }

@@ -91,6 +91,7 @@ func TestScaleOut(t *testing.T) {
 	assert.Equal(t, c.hookRequests, hook, "hookservice traces")
 	for i, b := range tierRes.tally.backends {
 		assert.Greater(t, b.traces, len(tierRes.sent)/6, "backend-%d takes its share", i+1)
+		assert.Zero(t, b.tmp, "backend-%d: temporary files left after a clean stop", i+1)
 	}
 	assert.GreaterOrEqual(t, tierRes.spansWritten(), 100000)
 	assert.GreaterOrEqual(t, len(tierRes.tally.traces), 5000)
