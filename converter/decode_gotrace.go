@@ -13,8 +13,8 @@ import (
 const goroutineIDKey = "go.goroutine.id"
 
 // goSpanLog is the runtime/trace.Log category sdkhook writes when a request
-// span starts while the execution tracer runs; the message is "<trace id>
-// <span id>" in hex. It places the trace among the spans and measures how
+// span starts while the execution tracer runs; the message is "<trace
+// id> <span id>" in hex. It places the trace among the spans and measures how
 // well the two clocks agree.
 const goSpanLog = "otel2chrome.span"
 

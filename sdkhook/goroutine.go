@@ -10,23 +10,27 @@ import (
 )
 
 // AttrGoroutineID is the ID of the goroutine a lane's calls ran on, as the Go
-// execution trace names it. Function spans and the request span carry it when
-// the execution tracer was running as the request started (a FlightRecorder,
-// or runtime/trace.Start), so a converter can put the goroutine's states
-// beside the lane.
+// execution trace names it. While the execution tracer runs (a
+// FlightRecorder, or runtime/trace.Start), the function spans and the request
+// span of captured requests carry it, so a converter can put the goroutine's
+// states beside the lane. The request's lane is the goroutine that ended the
+// request span (otelhttp and otelgrpc end it on the one that ran the
+// request); a forked lane's, the goroutine of its first call.
 const AttrGoroutineID = attribute.Key("go.goroutine.id")
 
 // spanLogCategory is the runtime/trace.Log category of the record written as
-// a request starts while the execution tracer runs: "<trace id> <span id>"
-// on the request's goroutine, at the span's start. It places the execution
+// a request starts while the execution tracer runs: "<trace id> <span id>",
+// right after the span's start time was read. (At the end it would be worse:
+// the SDK's End has more to do before OnEnd, and the runtime may flush trace
+// buffers before stamping the record.) It places the execution
 // trace among the spans and measures the clocks' agreement
 // (converter/decode_gotrace.go reads it).
 const spanLogCategory = "otel2chrome.span"
 
 // goroutineID returns the calling goroutine's ID, read from the header of its
 // stack trace ("goroutine 123 [running]:"); 0 if that header ever changes.
-// It costs about a microsecond, paid once per lane and only while the
-// execution tracer runs.
+// It costs about 1.5 µs, paid only while the execution tracer runs: once per
+// captured request and once per forked lane.
 func goroutineID() int64 {
 	var buf [64]byte
 	b := buf[:runtime.Stack(buf[:], false)]

@@ -232,8 +232,9 @@ func (p *processor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
 
 func (p *processor) startRequest(s sdktrace.ReadWriteSpan) {
 	if rtrace.IsEnabled() {
-		// First, so that the record follows the span's start as closely
-		// as it can: the converter measures the clocks' agreement by it.
+		// First, so that the record follows the span's start time as
+		// closely as it can (~0.5 µs, only while the execution tracer
+		// runs): a converter measures the clocks' agreement by it.
 		logRequest(s.SpanContext())
 	}
 	recheckClock()
@@ -290,6 +291,12 @@ func (p *processor) endRequest(s sdktrace.ReadOnlySpan, rec *recorder) sdktrace.
 	defer p.release(rec)
 	emitted, late := 0, 0
 	capture := !p.stopped.Load() && (len(rec.recs) > 0 || p.cfg.flight != nil) && p.cfg.capture.ShouldCapture(s)
+	if capture && rec.traced {
+		// Only for captured requests, the ones worth a look (it costs
+		// ~1.5 µs): the request span ends on the goroutine that ran it
+		// (otelhttp, otelgrpc).
+		rec.lanes[0].goid = goroutineID()
+	}
 	if capture && len(rec.recs) > 0 {
 		emitted, late = p.emit(s, rec, p.next.OnEnd)
 	}

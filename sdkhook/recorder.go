@@ -42,7 +42,7 @@ type lane struct {
 	root  int32 // parent record of the lane's outermost calls (-1: request)
 	cur   int32 // innermost open record, or -1
 	depth int32 // open calls, recorded or not
-	goid  int64 // goroutine of its first call, when traced (AttrGoroutineID)
+	goid  int64 // goroutine it ran on, when traced (AttrGoroutineID)
 }
 
 // failure keeps what an error or a panic needs for its exception event. The
@@ -145,9 +145,7 @@ func (r *recorder) openRequest(sc trace.SpanContext, start time.Time) binding {
 		r.minDur = int64(float64(r.minDurNs) * ticksPerNs())
 	}
 	r.lanes = append(r.lanes[:0], lane{id: acquireLaneID(), root: -1, cur: -1})
-	if r.traced = rtrace.IsEnabled(); r.traced {
-		r.lanes[0].goid = goroutineID() // OnStart runs on the request's goroutine
-	}
+	r.traced = rtrace.IsEnabled()
 	return binding{rec: r, gen: r.gen, lane: 0, mark: -2}
 }
 
@@ -241,8 +239,8 @@ func (r *recorder) enter(b *binding, name string, pc uintptr, parent context.Con
 	}
 	l := &r.lanes[b.lane]
 	l.depth++
-	if r.traced && l.goid == 0 {
-		l.goid = goroutineID() // a fork's first call, on its goroutine
+	if r.traced && l.goid == 0 && b.lane != 0 {
+		l.goid = goroutineID() // a fork's first call, on its goroutine (the request's lane: see endRequest)
 	}
 	reg = Region{rec: r, tag: uint64(b.gen) << 32, idx: -1, lane: b.lane}
 	if l.depth > r.maxDepth || len(r.recs) == cap(r.recs) {
