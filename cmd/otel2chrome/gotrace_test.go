@@ -153,7 +153,7 @@ func TestGoExecutionTraceBadInput(t *testing.T) {
 		data []byte
 		want string
 	}{
-		{"truncated", good[:len(good)*2/3], "Go execution trace"},
+		{"truncated", good[:len(good)*2/3], "Go execution trace: truncated: input ends at byte"},
 		{"version", append([]byte("go 1.99 trace\x00\x00\x00"), good[16:]...), "unsupported trace version go 1.99"},
 		{"garbage", append([]byte("go 1.26 trace\x00\x00\x00"), bytes.Repeat([]byte{0xff, 0x13, 'x'}, 300)...), "Go execution trace"},
 	} {

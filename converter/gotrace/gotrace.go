@@ -160,8 +160,8 @@ func Read(name string, r io.Reader, max int64) (t *Trace, err error) {
 			break
 		}
 		if err != nil {
-			if errors.Is(err, io.ErrUnexpectedEOF) {
-				return nil, fmt.Errorf("Go execution trace: truncated after event %d (byte %d): %w", p.t.Events, cr.n, err)
+			if cr.eof || errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, fmt.Errorf("Go execution trace: truncated: input ends at byte %d, after event %d: %w", cr.n, p.t.Events, err)
 			}
 			return nil, fmt.Errorf("Go execution trace: after event %d (byte %d): %w", p.t.Events, cr.n, err)
 		}
@@ -171,13 +171,15 @@ func Read(name string, r io.Reader, max int64) (t *Trace, err error) {
 }
 
 type countReader struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	eof bool // the input ended: a parse error then means it was cut short
 }
 
 func (c *countReader) Read(b []byte) (int, error) {
 	n, err := c.r.Read(b)
 	c.n += int64(n)
+	c.eof = c.eof || err == io.EOF
 	return n, err
 }
 

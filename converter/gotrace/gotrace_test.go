@@ -90,7 +90,7 @@ func TestReadBadInput(t *testing.T) {
 	for _, tc := range []struct {
 		name, in, want string
 	}{
-		{"truncated", string(good[:len(good)/2]), "Go execution trace"},
+		{"truncated", string(good[:len(good)/2]), "Go execution trace: truncated: input ends at byte"},
 		{"wrong version", "go 1.99 trace\x00\x00\x00\x01\x02\x03", "unsupported trace version go 1.99"},
 		{"old version", "go 1.11 trace\x00\x00\x00\x01\x02\x03", "Go execution trace"},
 		{"garbage", "go 1.26 trace\x00\x00\x00" + strings.Repeat("\xff\x13garbage", 50), "Go execution trace"},
