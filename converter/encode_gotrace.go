@@ -23,11 +23,12 @@ type GoTraceStats struct {
 	Name string // the input
 	// Service names the process it was drawn in; empty when it matched no
 	// process of the spans and got one of its own.
-	Service    string
-	Goroutines int // goroutines given a state thread
-	States     int // goroutine state slices written
-	GC, STW    int // GC mark phases and stop-the-world pauses written
-	CPUSamples int
+	Service string
+	// Goroutines, States, GC, STW and CPUSamples count what was written in
+	// that process, from every execution trace drawn there (overlapping
+	// snapshots are drawn once): goroutines given a state thread, their
+	// state slices, GC mark phases, stop-the-world pauses, CPU samples.
+	Goroutines, States, GC, STW, CPUSamples int
 	// Clock says how trace time was put on the spans' wall clock: "clock
 	// snapshot" (the trace's own, Go 1.25+), "span logs" (an offset fitted
 	// to sdkhook's log records, for older traces), or "none": not drawn.

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"runtime"
+	"runtime/pprof"
 	rtrace "runtime/trace"
 	"strconv"
 	"strings"
@@ -83,6 +85,44 @@ func TestReadChanWaitAndGC(t *testing.T) {
 	if !found {
 		t.Error("the test's log record is missing")
 	}
+}
+
+// TestReadCPUSamples: with the CPU profiler on, the trace holds samples
+// with the goroutine and stack that burned the CPU.
+func TestReadCPUSamples(t *testing.T) {
+	var goid int64
+	data := record(t, func() {
+		if err := pprof.StartCPUProfile(io.Discard); err != nil {
+			t.Skip("CPU profiler busy:", err)
+		}
+		defer pprof.StopCPUProfile()
+		goid = currentGoroutine()
+		for start := time.Now(); time.Since(start) < 150*time.Millisecond; {
+			spin()
+		}
+	})
+	tr, err := gotrace.Read("cpu.trace", bytes.NewReader(data), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range tr.CPU {
+		if c.Goroutine == goid && strings.Contains(c.Stack, "TestReadCPUSamples") {
+			n++
+		}
+	}
+	if n == 0 {
+		t.Errorf("no CPU sample of goroutine %d in the test among %d samples", goid, len(tr.CPU))
+	}
+}
+
+//go:noinline
+func spin() int {
+	s := 0
+	for i := range 10000 {
+		s += i * i
+	}
+	return s
 }
 
 func TestReadBadInput(t *testing.T) {
