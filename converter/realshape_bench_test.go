@@ -1,0 +1,275 @@
+//go:build unix
+
+package converter
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// realBenchSpans is the size of the real-shaped benchmark inputs.
+const realBenchSpans = 100_000
+
+// ownDecode is the converter's own decoding alone: sniffing, unframing,
+// decompressing, pdata decoding and the batched hand-off between its two
+// goroutines, with a sink that only counts spans instead of the model.
+func ownDecode(data []byte) (int, error) {
+	n := 0
+	err := decode("bench", bytes.NewReader(data), DefaultMaxInputSize, nil, func(td ptrace.Traces) { n += td.SpanCount() })
+	return n, err
+}
+
+// convertAll is the whole job: decode, model, layout, Chrome JSON.
+func convertAll(data []byte) error {
+	c := New()
+	if err := c.Decode("bench", bytes.NewReader(data)); err != nil {
+		return err
+	}
+	_, err := c.Encode(io.Discard)
+	return err
+}
+
+// BenchmarkRealShape measures, on 100,000 spans of collector-shaped data in
+// each layout the file exporter writes, pdata's decoding alone, the
+// converter's own decoding alone and the whole conversion.
+func BenchmarkRealShape(b *testing.B) {
+	for _, f := range realFormats {
+		data := realShape(b, f, realBenchSpans, true)
+		spans := realSpans(b, realBenchSpans)
+		zdec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		stages := []struct {
+			name string
+			fn   func() error
+		}{
+			{"pdata", func() error { _, err := pdataDecode(f, data, zdec); return err }},
+			{"decode", func() error { _, err := ownDecode(data); return err }},
+			{"convert", func() error { return convertAll(data) }},
+		}
+		for _, s := range stages {
+			b.Run(f.name+"/"+s.name, func(b *testing.B) {
+				b.SetBytes(int64(len(data)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := s.fn(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(spans), "ns/span")
+			})
+		}
+		zdec.Close()
+	}
+}
+
+// cost is one measured run: wall-clock time and CPU time (user + system) of
+// the whole process while it ran, the garbage collector's included.
+type cost struct{ wall, cpu time.Duration }
+
+func (c cost) String() string {
+	return fmt.Sprintf("%.0f ms wall, %.0f ms CPU", seconds(c.wall)*1e3, seconds(c.cpu)*1e3)
+}
+
+func seconds(d time.Duration) float64 { return d.Seconds() }
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// measure runs fns in interleaved rounds (so drift on a noisy machine hits
+// them alike) and returns each one's fastest wall time and least CPU time.
+func measure(tb testing.TB, rounds int, fns ...func() error) []cost {
+	best := make([]cost, len(fns))
+	for r := 0; r < rounds; r++ {
+		for i, fn := range fns {
+			runtime.GC()
+			w0, c0 := time.Now(), cpuTime()
+			if err := fn(); err != nil {
+				tb.Fatal(err)
+			}
+			c := cost{time.Since(w0), cpuTime() - c0}
+			if r == 0 || c.wall < best[i].wall {
+				best[i].wall = c.wall
+			}
+			if r == 0 || c.cpu < best[i].cpu {
+				best[i].cpu = c.cpu
+			}
+		}
+	}
+	return best
+}
+
+func skipTiming(tb testing.TB) {
+	if testing.Short() || raceEnabled || os.Getenv("OTEL2CHROME_TIMING") == "off" {
+		tb.Skip("SKIP: timing means nothing under -short, -race or beside other tests (OTEL2CHROME_TIMING=off); .ci/run's ratio step runs it alone")
+	}
+}
+
+// TestRealShapeCost measures, in one run, the conversion of 100,000
+// collector-shaped spans in each layout against the converter's own decoding
+// and against pdata's, in wall and CPU time, on every core and on one. The
+// targets (proto and JSON lines): convert <= 2x decode in wall time and
+// <= 2.5x in CPU time; the test fails 25% past them.
+func TestRealShapeCost(t *testing.T) {
+	skipTiming(t)
+	spans := float64(realSpans(t, realBenchSpans))
+	t.Logf("%d spans (copies of testdata/realshape with fresh IDs), GOMAXPROCS=%d", int(spans), runtime.GOMAXPROCS(0))
+	t.Logf("%-11s %8s %9s %9s | %-21s %-21s | %-17s", "layout", "MiB", "pdata", "decode", "convert", "convert/decode", "GOMAXPROCS=1")
+	for _, f := range realFormats {
+		data := realShape(t, f, realBenchSpans, true)
+		zdec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pdata := func() error { _, err := pdataDecode(f, data, zdec); return err }
+		own := func() error { _, err := ownDecode(data); return err }
+		conv := func() error { return convertAll(data) }
+		c := measure(t, 5, pdata, own, conv)
+		procs := runtime.GOMAXPROCS(1)
+		one := measure(t, 3, own, conv)
+		runtime.GOMAXPROCS(procs)
+		zdec.Close()
+
+		perSpan := func(d time.Duration) string { return fmt.Sprintf("%.0f ns/sp", float64(d.Nanoseconds())/spans) }
+		wall := seconds(c[2].wall) / seconds(c[1].wall)
+		cpu := seconds(c[2].cpu) / seconds(c[1].cpu)
+		wall1 := seconds(one[1].wall) / seconds(one[0].wall)
+		t.Logf("%-11s %8.1f %9s %9s | %-21s wall %.2fx cpu %.2fx | %.2fx; vs pdata %.2fx wall",
+			f.name, float64(len(data))/(1<<20), perSpan(c[0].wall), perSpan(c[1].wall),
+			perSpan(c[2].wall)+fmt.Sprintf(" (%.0f cpu)", float64(c[2].cpu.Nanoseconds())/spans),
+			wall, cpu, wall1, seconds(c[2].wall)/seconds(c[0].wall))
+		if f.name != "proto" && f.name != "jsonl" {
+			continue
+		}
+		if wall > 2.5 {
+			t.Errorf("%s: convert is %.2fx the converter's own decoding in wall time, want <= 2x (failing above 2.5x)", f.name, wall)
+		}
+		if cpu > 3.1 {
+			t.Errorf("%s: convert is %.2fx the converter's own decoding in CPU time, want <= 2.5x (failing above 3.1x)", f.name, cpu)
+		}
+	}
+}
+
+// TestRealShapeLinear converts 100,000 and 1,000,000 collector-shaped spans:
+// ten times the spans must cost at most 11 times the time (failing at 12.5).
+func TestRealShapeLinear(t *testing.T) {
+	skipTiming(t)
+	for _, name := range []string{"proto", "jsonl"} {
+		f := realFormatNamed(t, name)
+		small := realShape(t, f, realBenchSpans, true)
+		big := realShape(t, f, 10*realBenchSpans, false)
+		c := measure(t, 2, func() error { return convertAll(small) }, func() error { return convertAll(big) })
+		ratio := seconds(c[1].wall) / seconds(c[0].wall)
+		spans := float64(realSpans(t, 10*realBenchSpans)) / float64(realSpans(t, realBenchSpans))
+		t.Logf("%s: %d spans %v, %d spans %v: %.1fx the time for %.1fx the spans (target <= 11x for 10x)",
+			name, realSpans(t, realBenchSpans), c[0], realSpans(t, 10*realBenchSpans), c[1], ratio, spans)
+		if ratio/spans > 1.25 {
+			t.Errorf("%s: %.1fx the spans took %.1fx the time, want at most 1.1x per 1x (failing above 1.25x)", name, spans, ratio)
+		}
+	}
+}
+
+// TestRealShapePeakMemory samples the heap while 100,000 collector-shaped
+// spans are converted at Go's default GOGC=100. Target: peak heap above the
+// baseline <= 3x the input.
+func TestRealShapePeakMemory(t *testing.T) {
+	skipTiming(t)
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	for _, name := range []string{"proto", "jsonl"} {
+		data := realShape(t, realFormatNamed(t, name), realBenchSpans, true)
+		used := peakHeap(t, data)
+		ratio := float64(used) / float64(len(data))
+		t.Logf("%s, GOGC=100: input %.1f MiB, peak heap above baseline %.1f MiB: %.2fx the input (target <= 3x)",
+			name, float64(len(data))/(1<<20), float64(used)/(1<<20), ratio)
+		if ratio > 3.3 {
+			t.Errorf("%s: peak heap is %.2fx the input, want <= 3x (failing above 3.3x)", name, ratio)
+		}
+	}
+}
+
+// TestRealShapePeer runs the otel2chrome command and the Python converter
+// crepererum/otel2chrome (testdata/peer/convert.py) on the same 100,000
+// collector-shaped spans as JSON lines, the only input the peer reads, and
+// compares their wall times; it also reports the command's peak RSS. Target:
+// otel2chrome >= 20x faster.
+func TestRealShapePeer(t *testing.T) {
+	skipTiming(t)
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		if os.Getenv("OTEL2CHROME_REQUIRE_TOOLS") != "" {
+			t.Fatal("python3 not found: the peer comparison needs it")
+		}
+		t.Skip("SKIP: python3 not found: the peer comparison cannot run")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "otel2chrome")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/otel2chrome").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	// The peer reads ./data/otel.json.
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(dir, "data", "otel.json")
+	data := realShape(t, realFormatNamed(t, "jsonl"), realBenchSpans, true)
+	if err := os.WriteFile(in, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	peer, err := filepath.Abs(filepath.Join("testdata", "peer", "convert.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(name string, args ...string) (time.Duration, *syscall.Rusage) {
+		cmd := exec.Command(name, args...)
+		cmd.Dir = dir
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, stderr.String())
+		}
+		return time.Since(start), cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	}
+	var ours, theirs time.Duration
+	var rss int64
+	for r := 0; r < 3; r++ {
+		d, ru := run(bin, in)
+		if r == 0 || d < ours {
+			ours = d
+		}
+		rss = max(rss, ru.Maxrss*1024) // Linux reports KiB
+		if r < 2 {
+			if d, _ := run(python, peer); r == 0 || d < theirs {
+				theirs = d
+			}
+		}
+	}
+	ratio := seconds(theirs) / seconds(ours)
+	t.Logf("%d spans, %.1f MiB of OTLP JSON lines: otel2chrome %.0f ms, convert.py %.0f ms: %.1fx faster (target >= 20x); otel2chrome peak RSS %.0f MiB = %.2fx the input",
+		realSpans(t, realBenchSpans), float64(len(data))/(1<<20), seconds(ours)*1e3, seconds(theirs)*1e3, ratio,
+		float64(rss)/(1<<20), float64(rss)/float64(len(data)))
+	if ratio < 16 {
+		t.Errorf("otel2chrome is %.1fx faster than the Python peer on the same JSON lines, want >= 20x (failing below 16x)", ratio)
+	}
+	_ = strings.TrimSpace
+}
