@@ -119,15 +119,22 @@ const (
 	// when the file name is taken on disk, or when the trace is among the
 	// last MaxTraces traces this sink released.
 	SplitLateSpans SplitReason = "late_spans"
-	// SplitMissingParent: a trace left memory with spans whose parent span
-	// was none of those it held: the rest of the trace went to another
-	// collector (after a load-balancing ring change, say) or never arrived.
-	// Counted when the trace is released, so a trace completed by a rewrite
-	// within Retention is not counted.
+	// SplitMissingParent: a trace left memory without its root span (a span
+	// with no parent): the root and the spans above the ones held went to
+	// another collector (after a load-balancing ring change, say) or never
+	// arrived. Counted when the trace is released, so a trace completed by a
+	// rewrite within Retention is not counted. Only the part without the root
+	// counts: when a ring change splits a trace in two, the collector holding
+	// the root may also hold spans whose parents went to the other one, and
+	// counting both would count the trace twice. A trace whose top span has a
+	// parent that never sends spans (an uninstrumented caller) counts too.
 	SplitMissingParent SplitReason = "missing_parent"
 )
 
-// Split reports one trace found split, once per reason and part file.
+// Split reports one trace found split. A sink reports a trace at most once,
+// for the first reason found, as long as it remembers the trace (the last
+// MaxTraces released): a trace whose part without a root was released and
+// whose root came later is one trace split, not two.
 type Split struct {
 	Trace  pcommon.TraceID
 	Reason SplitReason
@@ -184,8 +191,9 @@ type PerTrace struct {
 
 	// released remembers the last MaxTraces traces whose written spans left
 	// memory, oldest first, so that late spans of one of them are known to
-	// split it even when they go to a file of another name.
-	released    map[pcommon.TraceID]struct{}
+	// split it even when they go to a file of another name; the value says
+	// whether the split was reported already.
+	released    map[pcommon.TraceID]bool
 	releasedIDs []pcommon.TraceID
 	releasedAt  int // next slot of releasedIDs to reuse once it is full
 
@@ -221,10 +229,10 @@ type traceState struct {
 	retryAt   time.Time // after a failed background write: not before this
 
 	// late: spans came after this trace's earlier spans left memory; the
-	// next file created is reported as SplitLateSpans, and split is set once
-	// it has been. orphans: the spans on disk name a parent that none of them
-	// is, as of the last write; not reported again for a trace known split.
-	late, split, orphans bool
+	// next file created is reported as SplitLateSpans. rootless: the spans
+	// on disk lack the root span, as of the last write. split: the trace was
+	// reported split, for either reason; it is not reported again.
+	late, split, rootless bool
 
 	// dropped counts the spans lost to limits since the spans were last
 	// released; droppedWritten is how many of them the file already names.
@@ -287,7 +295,7 @@ func NewPerTrace(cfg PerTraceConfig) (*PerTrace, error) {
 		cfg:      cfg,
 		ext:      ext,
 		traces:   map[pcommon.TraceID]*traceState{},
-		released: map[pcommon.TraceID]struct{}{},
+		released: map[pcommon.TraceID]bool{},
 		active:   list.New(),
 		retained: list.New(),
 	}, nil
@@ -468,8 +476,8 @@ func (p *PerTrace) add(g *group) error {
 			continue
 		}
 		if st == nil {
-			_, late := p.released[g.id]
-			st = &traceState{id: g.id, late: late}
+			split, late := p.released[g.id]
+			st = &traceState{id: g.id, late: late, split: split}
 			p.traces[g.id] = st
 		}
 		p.moveLocked(st, p.active)
@@ -551,14 +559,16 @@ func (p *PerTrace) removeLocked(st *traceState) {
 }
 
 // releaseWrittenLocked notes that the written spans of st left memory: a
-// trace whose file lacks parents is reported split, and the trace is
-// remembered so that its later spans are known to split it.
+// trace whose file lacks its root is reported split, unless it was already,
+// and the trace is remembered so that its later spans are known to split it.
 func (p *PerTrace) releaseWrittenLocked(st *traceState) {
-	if st.orphans {
+	if st.rootless && !st.split {
 		p.cfg.OnSplit(Split{Trace: st.id, Reason: SplitMissingParent, Name: st.name})
-		st.orphans = false
+		st.split = true
 	}
+	st.rootless = false
 	if _, ok := p.released[st.id]; ok {
+		p.released[st.id] = st.split
 		return
 	}
 	if len(p.releasedIDs) < p.cfg.MaxTraces {
@@ -568,7 +578,7 @@ func (p *PerTrace) releaseWrittenLocked(st *traceState) {
 		p.releasedIDs[p.releasedAt] = st.id
 		p.releasedAt = (p.releasedAt + 1) % len(p.releasedIDs)
 	}
-	p.released[st.id] = struct{}{}
+	p.released[st.id] = st.split
 }
 
 // moveLocked puts st at the back of l.
@@ -660,16 +670,17 @@ func (p *PerTrace) flush(ctx context.Context, id pcommon.TraceID, drop bool) err
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !rewrite && (part > 1 || st.late) {
+	if !rewrite && (part > 1 || st.late) && !st.split {
 		// A name taken on disk is an earlier part of the trace, from this
 		// process or from one that shared the directory before.
 		p.cfg.OnSplit(Split{Trace: id, Reason: SplitLateSpans, Name: name})
-		st.late, st.split = false, true
+		st.split = true
 	}
+	st.late = false
 	if p.traces[id] != st {
 		return nil
 	}
-	st.orphans = !st.split && fam.orphans()
+	st.rootless = !fam.root
 	st.name, st.part = name, part
 	st.written = len(chunks)
 	st.writtenAt = p.cfg.Now()
@@ -800,7 +811,7 @@ func (p *PerTrace) Shutdown(ctx context.Context) error {
 		p.cancel = nil
 	}
 	err := p.Flush(ctx)
-	// What is still held is released now: report the files that lack parents.
+	// What is still held is released now: report the files that lack roots.
 	p.mu.Lock()
 	for _, st := range p.traces {
 		if st.name != "" && !st.dirty() {

@@ -649,3 +649,75 @@ func TestPerTraceReportsSplits(t *testing.T) {
 		assert.Equal(t, 1, n, "span %s in more than one file", id)
 	}
 }
+
+// spansOf returns spans of trace tr from service: span i for each i in
+// parents, whose parent is span parents[i], none for -1. Times nest.
+func spansOf(service string, tr int, parents map[int]int) ptrace.Traces {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", service)
+	ss := rs.ScopeSpans().AppendEmpty()
+	for i, parent := range parents {
+		sp := ss.Spans().AppendEmpty()
+		sp.SetTraceID(traceID(tr))
+		sp.SetSpanID(spanID(tr, i))
+		if parent >= 0 {
+			sp.SetParentSpanID(spanID(tr, parent))
+		}
+		sp.SetName("op")
+		start := t0.Add(time.Duration(i) * time.Millisecond)
+		sp.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
+		sp.SetEndTimestamp(pcommon.NewTimestampFromTime(t0.Add(time.Hour - time.Duration(i)*time.Millisecond)))
+	}
+	return td
+}
+
+// TestPerTraceCountsASplitOnce: a split trace counts once. On one sink, a
+// trace whose part without a root was released and whose root came later is
+// one split, not a missing_parent and a late_spans. Over two sinks (a ring
+// change), only the part without the root counts, although the part with it
+// also holds a span whose parent went to the other sink.
+func TestPerTraceCountsASplitOnce(t *testing.T) {
+	step := func(p *PerTrace, clk *fakeClock) {
+		for range 3 {
+			clk.Advance(2 * time.Second)
+			p.flushIdle(context.Background())
+		}
+	}
+	var splits []Split
+	onSplit := func(s Split) { splits = append(splits, s) }
+
+	// One sink: children first, released; the root after.
+	dir := t.TempDir()
+	p, clk := newPerTrace(t, PerTraceConfig{Dir: dir, IdleTimeout: time.Second, Retention: time.Second, OnSplit: onSplit})
+	require.NoError(t, p.Add(spansOf("svc", 1, map[int]int{1: 0, 2: 1})))
+	step(p, clk)
+	require.NoError(t, p.Add(spansOf("svc", 1, map[int]int{0: -1})))
+	step(p, clk)
+	require.NoError(t, p.Shutdown(context.Background()))
+	require.Len(t, listDir(t, dir), 2)
+	assert.Len(t, splits, 1, "one trace split over two files: %v", splits)
+
+	// Two sinks: the root, a client span and a grandchild of the client on
+	// a; the server span between them on b.
+	splits = nil
+	dirA, dirB := t.TempDir(), t.TempDir()
+	a, clkA := newPerTrace(t, PerTraceConfig{Dir: dirA, IdleTimeout: time.Second, Retention: time.Second, OnSplit: onSplit})
+	b, clkB := newPerTrace(t, PerTraceConfig{Dir: dirB, IdleTimeout: time.Second, Retention: time.Second, OnSplit: onSplit})
+	require.NoError(t, a.Add(spansOf("front", 2, map[int]int{0: -1, 1: 0, 3: 2})))
+	require.NoError(t, b.Add(spansOf("back", 2, map[int]int{2: 1})))
+	step(a, clkA)
+	step(b, clkB)
+	require.NoError(t, a.Shutdown(context.Background()))
+	require.NoError(t, b.Shutdown(context.Background()))
+	require.Len(t, splits, 1, "one trace split over two sinks: %v", splits)
+	assert.Equal(t, Split{Trace: traceID(2), Reason: SplitMissingParent, Name: "back-" + traceID(2).String() + ".json"}, splits[0])
+	ids := spanIDsIn(t, dirA)
+	for id, n := range spanIDsIn(t, dirB) {
+		ids[id] += n
+	}
+	assert.Len(t, ids, 4)
+	for id, n := range ids {
+		assert.Equal(t, 1, n, "span %s in more than one file", id)
+	}
+}

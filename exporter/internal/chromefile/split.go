@@ -123,39 +123,21 @@ func serviceName(r pcommon.Resource) string {
 	return ""
 }
 
-// family collects the span and parent IDs of one trace's spans, to tell
-// whether a file holds every parent its spans name.
+// family tells whether a trace's spans include its root: a span without a
+// parent.
 type family struct {
-	spans   map[pcommon.SpanID]struct{}
-	parents []pcommon.SpanID
+	root bool
 }
 
 func (f *family) add(td ptrace.Traces) {
-	if f.spans == nil {
-		f.spans = map[pcommon.SpanID]struct{}{}
-	}
 	rss := td.ResourceSpans()
-	for i := range rss.Len() {
+	for i := 0; i < rss.Len() && !f.root; i++ {
 		sss := rss.At(i).ScopeSpans()
-		for j := range sss.Len() {
+		for j := 0; j < sss.Len() && !f.root; j++ {
 			spans := sss.At(j).Spans()
-			for k := range spans.Len() {
-				sp := spans.At(k)
-				f.spans[sp.SpanID()] = struct{}{}
-				if p := sp.ParentSpanID(); !p.IsEmpty() {
-					f.parents = append(f.parents, p)
-				}
+			for k := 0; k < spans.Len() && !f.root; k++ {
+				f.root = spans.At(k).ParentSpanID().IsEmpty()
 			}
 		}
 	}
-}
-
-// orphans reports whether a span names a parent that is not among the spans.
-func (f *family) orphans() bool {
-	for _, p := range f.parents {
-		if _, ok := f.spans[p]; !ok {
-			return true
-		}
-	}
-	return false
 }

@@ -33,7 +33,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings) (*TelemetryBuilde
 	errs = errors.Join(errs, err)
 	builder.ExporterChromeTracesSplit, err = builder.meter.Int64Counter(
 		"otelcol_exporter_chrome_traces_split",
-		metric.WithDescription("Traces the chrome exporter found split over files or collectors. reason late_spans: spans came after the trace's earlier spans were written and left memory, so they start a part file; reason missing_parent: a trace left memory with spans whose parent it never received (the rest went to another collector, e.g. after a load-balancing ring change, or was lost). Attributes: exporter (the component ID) and reason. [Development]"),
+		metric.WithDescription("Traces the chrome exporter found split over files or collectors. reason late_spans: spans came after the trace's earlier spans were written and left memory, so they start a part file; reason missing_parent: a trace left memory without its root span (the root went to another collector, e.g. after a load-balancing ring change, or was lost); only the part without the root counts, and each exporter counts a trace once. Attributes: exporter (the component ID) and reason. [Development]"),
 		metric.WithUnit("{trace}"),
 	)
 	errs = errors.Join(errs, err)
