@@ -14,9 +14,11 @@ set -euo pipefail
 JAEGER_VERSION=v1.76.0
 TELEMETRYGEN_VERSION=v0.161.0
 # otelcol-balancer is built from examples/scaleout/balancer, its own module;
-# the stamp is its go.sum's hash, so a change of the pins rebuilds it.
+# the stamp hashes its go.mod, go.sum, manifest and sources, named relative to
+# that directory: a change of the pins or the code rebuilds it, another
+# checkout of the same files (sharing the tools directory) does not.
 BALANCER_DIR="$(cd "$(dirname "$0")/../examples/scaleout/balancer" && pwd)"
-BALANCER_VERSION="v0.161.0-$(sha256sum "$BALANCER_DIR/go.sum" "$BALANCER_DIR"/*.go | sha256sum | cut -c1-12)"
+BALANCER_VERSION="v0.161.0-$(cd "$BALANCER_DIR" && sha256sum go.mod go.sum builder-config.yaml *.go | sha256sum | cut -c1-12)"
 
 dir="${OTEL2CHROME_TOOLS_DIR:-$HOME/.cache/otel2chrome/tools}"
 mkdir -p "$dir"
