@@ -3,6 +3,7 @@ package converter
 import (
 	"encoding/hex"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -16,7 +17,9 @@ import (
 // "G<id> state" thread beside the call's lane with one slice per state
 // (running, runnable, blocked: <reason>, syscall, GC assist); per process, a
 // GC thread (mark phases, and the heap as counters) and a stop-the-world
-// thread. Everything is cut to the time range of that process's spans.
+// thread. Everything is cut to the time range of that process's spans (of
+// all spans, for a trace that matched none), and moved with them when the
+// clock-skew fix moved them.
 
 // GoTraceStats describes how one Go execution trace was drawn.
 type GoTraceStats struct {
@@ -33,6 +36,10 @@ type GoTraceStats struct {
 	// snapshot" (the trace's own, Go 1.25+), "span logs" (an offset fitted
 	// to sdkhook's log records, for older traces), or "none": not drawn.
 	Clock string
+	// Shift is the clock-skew correction the trace was moved by, that of
+	// its process's spans (Stats.Shifts): the median shift of the spans
+	// whose starts it logged, else of those of its process it overlaps.
+	Shift time.Duration
 	// AlignedSpans request spans were found in the trace as sdkhook's log
 	// records written when they started; AlignMedian and AlignMax are the
 	// median and largest distance between such a record, on the wall
@@ -96,23 +103,29 @@ func (cw *chromeWriter) planGo() *goPlan {
 		byProc[proc] = p
 		return p
 	}
-	// The spans' ranges and goroutines, per process.
+	// The spans' ranges (as drawn: clock-skew shifts applied) and
+	// goroutines, per process and over all.
 	type procSpans struct {
 		lo, hi int64
+		spans  []int32           // local indices
 		goids  map[int64][]int32 // goroutine -> its spans (local indices)
 	}
 	spansOf := map[int]*procSpans{}
 	bySpan := map[spanKey]int32{}
+	allLo, allHi := int64(math.MaxInt64), int64(math.MinInt64)
 	for _, i := range l.sel {
 		r := l.rec(i)
 		ln := l.lane[i]
 		proc := l.lanes[ln].proc
+		start, end := r.start+l.shift[i], r.end+l.shift[i]
 		ps := spansOf[proc]
 		if ps == nil {
-			ps = &procSpans{lo: r.start, hi: r.end, goids: map[int64][]int32{}}
+			ps = &procSpans{lo: start, hi: end, goids: map[int64][]int32{}}
 			spansOf[proc] = ps
 		}
-		ps.lo, ps.hi = min(ps.lo, r.start), max(ps.hi, r.end)
+		ps.lo, ps.hi = min(ps.lo, start), max(ps.hi, end)
+		allLo, allHi = min(allLo, start), max(allHi, end)
+		ps.spans = append(ps.spans, i)
 		k := keyOf(r.trace, r.id)
 		bySpan[k] = i
 		if g := m.goids[k]; g > 0 {
@@ -156,11 +169,11 @@ func (cw *chromeWriter) planGo() *goPlan {
 			st.Clock = "none"
 			continue
 		}
-		wall := func(ts int64) int64 { return tr.Wall(ts) + offset }
+		raw := func(ts int64) int64 { return tr.Wall(ts) + offset } // the process's own clock
 		if len(matches) > 0 {
 			d := make([]int64, len(matches))
 			for k, mt := range matches {
-				d[k] = wall(mt.at) - l.rec(mt.span).start
+				d[k] = raw(mt.at) - l.rec(mt.span).start
 				if d[k] < 0 {
 					d[k] = -d[k]
 				}
@@ -172,7 +185,7 @@ func (cw *chromeWriter) planGo() *goPlan {
 		// The process: the one whose request starts the trace recorded,
 		// else the one whose goroutines it holds while their calls ran,
 		// else the only one.
-		from, to := wall(tr.Start), wall(tr.End)
+		from, to := raw(tr.Start), raw(tr.End)
 		proc, best := -1, 0
 		votes := map[int]int{}
 		for _, mt := range matches {
@@ -200,6 +213,29 @@ func (cw *chromeWriter) planGo() *goPlan {
 		if proc < 0 && len(l.procs) == 1 {
 			proc = 0
 		}
+		// The trace moves with its process's spans when the clock-skew fix
+		// moved them: the median shift of the spans whose starts it
+		// logged, else of the spans of that process it overlaps.
+		var shifts []int64
+		for _, mt := range matches {
+			if l.lanes[l.lane[mt.span]].proc == proc {
+				shifts = append(shifts, l.shift[mt.span])
+			}
+		}
+		if ps := spansOf[proc]; len(shifts) == 0 && proc >= 0 && ps != nil {
+			for _, i := range ps.spans {
+				if r := l.rec(i); r.end >= from && r.start <= to {
+					shifts = append(shifts, l.shift[i])
+				}
+			}
+		}
+		shift := int64(0)
+		if len(shifts) > 0 {
+			slices.Sort(shifts)
+			shift = shifts[len(shifts)/2]
+		}
+		st.Shift = time.Duration(shift)
+		wall := func(ts int64) int64 { return raw(ts) + shift }
 		var p *goProc
 		if proc >= 0 {
 			p = get(proc)
@@ -219,7 +255,9 @@ func (cw *chromeWriter) planGo() *goPlan {
 			p = get(-1 - ti)
 			p.pid, nextPid = nextPid, nextPid+1
 			p.name = "Go runtime (" + tr.Name + ")"
-			p.lo, p.hi = from, to
+			// Cut to the time range of all spans: a trace of another
+			// time must not stretch the timeline.
+			p.lo, p.hi = allLo, allHi
 		}
 		p.lo = max(p.lo, l.origin)
 		p.stats = append(p.stats, st)
@@ -412,6 +450,9 @@ func (cw *chromeWriter) goEvents(gp *goPlan) []GoTraceStats {
 		e.micros(ts - l.origin)
 	}
 	for _, p := range gp.procs {
+		if p.proc < 0 && len(p.gc)+len(p.stw)+len(p.heap[0])+len(p.heap[1]) == 0 {
+			continue // a process of its own with nothing in the spans' time range
+		}
 		if p.proc < 0 {
 			cw.meta("process_name", p.pid, 0)
 			e.str(p.name)

@@ -22,6 +22,9 @@ func reportGoTraces(w io.Writer, traces []converter.GoTraceStats) {
 		}
 		fmt.Fprintf(w, "otel2chrome: %s: Go execution trace in %s: %d goroutine tracks, %d states, %d GC, %d stop-the-world, %d CPU samples; clock: %s",
 			printableName(g.Name), where, g.Goroutines, g.States, g.GC, g.STW, g.CPUSamples, g.Clock)
+		if g.Shift != 0 {
+			fmt.Fprintf(w, ", moved %v with its process's spans (clock skew)", g.Shift)
+		}
 		if g.AlignedSpans > 0 {
 			fmt.Fprintf(w, ", alignment error median %v, max %v (%d request starts)", g.AlignMedian, g.AlignMax, g.AlignedSpans)
 		} else {

@@ -73,16 +73,40 @@ func hookedRequest(t *testing.T, dir string) (spans, gotrace string) {
 // TestGoExecutionTrace converts sdkhook's spans and the execution trace
 // recorded with them: the goroutine that ran waitForChan shows, inside that
 // call, about 20 ms blocked on chan receive; GC slices lie inside collect;
-// the trace's clock agrees with the spans' within 100 µs.
+// the trace's clock agrees with the spans' within 100 µs. When the request is
+// the child of a client in another service whose clock runs 50 ms ahead, the
+// clock-skew fix moves the request's spans, and the trace moves with them.
 func TestGoExecutionTrace(t *testing.T) {
 	dir := t.TempDir()
 	spans, gotrace := hookedRequest(t, dir)
-	out := filepath.Join(dir, "out.json")
-	_, stderr, err := run(t, nil, "-o", out, spans, gotrace)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, stderr)
+	skewed := withSkewedClient(t, spans, 50*time.Millisecond)
+	for _, tc := range []struct {
+		name   string
+		inputs []string
+		moved  string // the shift reported on stderr
+	}{
+		{"own clock", []string{spans, gotrace}, ""},
+		{"clock skew", []string{skewed, gotrace}, "moved 55ms"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".json")
+			_, stderr, err := run(t, nil, append([]string{"-o", out}, tc.inputs...)...)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, stderr)
+			}
+			t.Log(strings.TrimSpace(stderr))
+			if tc.moved != "" && !strings.Contains(stderr, tc.moved) {
+				t.Errorf("stderr does not say the trace was %s:\n%s", tc.moved, stderr)
+			}
+			checkGoTimeline(t, out)
+		})
 	}
-	t.Log(strings.TrimSpace(stderr))
+}
+
+// checkGoTimeline checks the timeline hookedRequest's inputs converted to
+// (see TestGoExecutionTrace).
+func checkGoTimeline(t *testing.T, out string) {
+	t.Helper()
 	r, err := check.ValidateFile(out)
 	if err != nil {
 		t.Fatal(err)
@@ -140,6 +164,52 @@ func TestGoExecutionTrace(t *testing.T) {
 	if median, _ := strconv.Atoi(m[1]); median > 100_000 {
 		t.Errorf("alignment error %dns, want under 100µs", median)
 	}
+}
+
+// withSkewedClient writes, beside spans, a copy in which the request is the
+// child of a client span of service "gateway" that starts ahead after the
+// request (the gateway's clock runs ahead) and ends ahead + 10 ms after it.
+func withSkewedClient(t *testing.T, spans string, ahead time.Duration) string {
+	t.Helper()
+	data, err := os.ReadFile(spans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req ptrace.Span
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		for j := 0; j < rss.At(i).ScopeSpans().Len(); j++ {
+			ss := rss.At(i).ScopeSpans().At(j).Spans()
+			for k := 0; k < ss.Len(); k++ {
+				if ss.At(k).Name() == "GET /order" {
+					req = ss.At(k)
+				}
+			}
+		}
+	}
+	rs := rss.AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", "gateway")
+	c := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	c.SetTraceID(req.TraceID())
+	c.SetSpanID(pcommon.SpanID{0xc1, 0x1e, 0x47})
+	c.SetName("GET /order")
+	c.SetKind(ptrace.SpanKindClient)
+	c.SetStartTimestamp(req.StartTimestamp() + pcommon.Timestamp(ahead))
+	c.SetEndTimestamp(req.EndTimestamp() + pcommon.Timestamp(ahead+10*time.Millisecond))
+	req.SetParentSpanID(c.SpanID())
+	line, err := (&ptrace.JSONMarshaler{}).MarshalTraces(td)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := strings.TrimSuffix(spans, ".jsonl") + "-skewed.jsonl"
+	if err := os.WriteFile(out, append(line, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // TestGoExecutionTraceBadInput: a truncated, foreign-version or garbage
