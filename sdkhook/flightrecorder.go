@@ -52,7 +52,8 @@ type FlightRecorderConfig struct {
 	// (default DefaultMaxSnapshotBytes).
 	MaxSnapshotBytes int64
 	// MaxDiskBytes bounds the bytes of snapshot files in Dir, those found
-	// at start included (default DefaultMaxSnapshotDiskUse).
+	// at start included (default DefaultMaxSnapshotDiskUse): a snapshot
+	// that would go over it is not kept (FlightRecorderStats.Failed).
 	MaxDiskBytes int64
 }
 

@@ -145,7 +145,13 @@ func (f *FlightRecorder) run() {
 	defer close(f.done)
 	for path := range f.jobs {
 		start := time.Now()
-		n, err := f.write(path)
+		// Only this goroutine writes, so the room left on disk is known
+		// now: a snapshot that would take Dir over MaxDiskBytes is not
+		// kept, like one over MaxSnapshotBytes.
+		f.mu.Lock()
+		limit := min(f.cfg.MaxSnapshotBytes, f.cfg.MaxDiskBytes-f.disk)
+		f.mu.Unlock()
+		n, err := f.write(path, limit)
 		cost := time.Since(start)
 		f.mu.Lock()
 		if err != nil {
@@ -162,12 +168,17 @@ func (f *FlightRecorder) run() {
 	}
 }
 
-// errSnapshotTooLarge stops a snapshot over MaxSnapshotBytes.
+// errSnapshotTooLarge stops a snapshot over MaxSnapshotBytes, or over the
+// room MaxDiskBytes leaves.
 var errSnapshotTooLarge = fmt.Errorf("snapshot over the size limit")
 
 // write saves the recorder's window at path: into a temporary file beside it,
-// synced, then renamed, so path is either absent or a whole snapshot.
-func (f *FlightRecorder) write(path string) (int64, error) {
+// synced, then renamed, so path is either absent or a whole snapshot of at
+// most limit bytes.
+func (f *FlightRecorder) write(path string, limit int64) (int64, error) {
+	if limit <= 0 {
+		return 0, errSnapshotTooLarge
+	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
 	if err != nil {
@@ -180,7 +191,7 @@ func (f *FlightRecorder) write(path string) (int64, error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	n, err := f.fr.WriteTo(&limitWriter{w: tmp, left: f.cfg.MaxSnapshotBytes})
+	n, err := f.fr.WriteTo(&limitWriter{w: tmp, left: limit})
 	if err != nil {
 		return n, err
 	}

@@ -147,3 +147,34 @@ func TestFlightRecorderBounds(t *testing.T) {
 		t.Fatalf("with another flight recorder running: %v, want ErrFlightRecorderRunning naming runtime/trace", err)
 	}
 }
+
+// TestFlightRecorderDiskLimit: a snapshot that would take the directory over
+// MaxDiskBytes is not kept, even when there was room as the request ended.
+func TestFlightRecorderDiskLimit(t *testing.T) {
+	dir := t.TempDir()
+	const maxDisk = 64 << 10
+	old := make([]byte, maxDisk-100) // room for 100 bytes: less than any snapshot
+	if err := os.WriteFile(filepath.Join(dir, "old.gotrace"), old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fr, err := sdkhook.NewFlightRecorder(sdkhook.FlightRecorderConfig{Dir: dir, MaxDiskBytes: maxDisk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, _ := newProvider(t, sdkhook.WithFlightRecorder(fr))
+	request(tr, "r", func(ctx context.Context) { defer sdkhook.Enter(ctx, "f").End() })
+	if err := fr.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	var used int64
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil {
+			used += fi.Size()
+		}
+	}
+	if st := fr.Stats(); used > maxDisk || st.Snapshots != 0 || st.Failed != 1 {
+		t.Errorf("directory holds %d bytes in %d files, MaxDiskBytes %d; stats %+v: want the snapshot not kept, counted as failed",
+			used, len(entries), maxDisk, st)
+	}
+}
