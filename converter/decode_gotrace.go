@@ -43,10 +43,3 @@ func (d *decoder) handOnGo(addGo func(*gotrace.Trace)) error {
 }
 
 func (c *Converter) addGoTrace(t *gotrace.Trace) { c.goTraces = append(c.goTraces, t) }
-
-func (m *model) noteGoroutine(k spanKey, g int64) {
-	if m.goids == nil {
-		m.goids = map[spanKey]int64{}
-	}
-	m.goids[k] = g
-}

@@ -9,6 +9,10 @@
 //	if err := c.Decode("trace.otlp", f); err != nil { ... }
 //	stats, err := c.Encode(os.Stdout)
 //
+// A Go execution trace among the inputs (runtime/trace, or sdkhook's flight-recorder
+// snapshots; read by package gotrace) is drawn beside the spans of the process it
+// recorded: goroutine states, GC and stop-the-world (encode_gotrace.go).
+//
 // Nothing in this package knows about files, flags or the collector; the otel2chrome
 // CLI, the SDK exporter and the collector exporter are thin shells around it.
 package converter

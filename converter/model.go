@@ -551,6 +551,15 @@ func (m *model) freshID(t pcommon.TraceID, id pcommon.SpanID, salt string) pcomm
 	}
 }
 
+// noteGoroutine records the go.goroutine.id of span k; the side map exists
+// only once a span carries one, so inputs without them pay nothing.
+func (m *model) noteGoroutine(k spanKey, g int64) {
+	if m.goids == nil {
+		m.goids = map[spanKey]int64{}
+	}
+	m.goids[k] = g
+}
+
 // picked holds the attributes the layout rules read, found while the span's
 // attributes are encoded so the map is walked once.
 type picked struct {

@@ -21,6 +21,11 @@
 // pass down; [Fork] and [Go] give goroutines started by a request their own lane
 // (the thread.id attribute), so concurrent calls never overlap on one lane.
 //
+// [WithFlightRecorder] adds the why: a [FlightRecorder] keeps the last seconds of
+// the Go execution trace, and each captured request gets the window covering it
+// as a file, named in the request span; its lanes carry their goroutine IDs so
+// that the converter draws each goroutine's states beside its lane.
+//
 // When the context carries no request recorder a hook costs one atomic load
 // (no request is being recorded anywhere) or one context lookup; the recording
 // path allocates nothing. A context used after its request ended is a safe

@@ -1,7 +1,6 @@
 package gotrace
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -27,6 +26,7 @@ const (
 
 var kindNames = [...]string{Running: "running", Runnable: "runnable", Blocked: "blocked", Syscall: "syscall", GCAssist: "GC assist"}
 
+// String returns the state's name as drawn ("running", "blocked", ...).
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && kindNames[k] != "" {
 		return kindNames[k]
@@ -131,8 +131,11 @@ const maxStackFrames = 32
 var ErrTooLarge = errors.New("execution trace is larger than the limit")
 
 // Read parses the execution trace in r, reading at most max bytes (max <= 0:
-// no limit). Errors say where the input went wrong: the event number and the
-// parser's message. name is used in error messages only.
+// no limit). Errors say where the input went wrong as closely as the parser
+// lets one know: it reads a generation (up to megabytes) before handing out
+// its events, so an error gives the events handed out before it, the bytes
+// read so far (the parser reads ahead by at most 4 KiB) and the parser's
+// message. name is used in error messages only.
 func Read(name string, r io.Reader, max int64) (t *Trace, err error) {
 	cr := &countReader{r: r}
 	var src io.Reader = cr
@@ -149,7 +152,9 @@ func Read(name string, r io.Reader, max int64) (t *Trace, err error) {
 			t, err = nil, fmt.Errorf("Go execution trace: %w of %d bytes", ErrTooLarge, max)
 		}
 	}()
-	tr, err := trace.NewReader(bufio.NewReaderSize(src, 64<<10))
+	// No buffer of ours: the parser buffers 4 KiB itself, so the bytes
+	// counted stay close to where it stopped.
+	tr, err := trace.NewReader(src)
 	if err != nil {
 		return nil, fmt.Errorf("Go execution trace: header: %w", err)
 	}
@@ -163,7 +168,7 @@ func Read(name string, r io.Reader, max int64) (t *Trace, err error) {
 			if cr.eof || errors.Is(err, io.ErrUnexpectedEOF) {
 				return nil, fmt.Errorf("Go execution trace: truncated: input ends at byte %d, after event %d: %w", cr.n, p.t.Events, err)
 			}
-			return nil, fmt.Errorf("Go execution trace: after event %d (byte %d): %w", p.t.Events, cr.n, err)
+			return nil, fmt.Errorf("Go execution trace: after event %d, within the first %d bytes: %w", p.t.Events, cr.n, err)
 		}
 		p.event(e)
 	}
