@@ -53,12 +53,17 @@ func NewFlightRecorder(cfg FlightRecorderConfig) (*FlightRecorder, error) {
 	}
 	f := &FlightRecorder{cfg: cfg, jobs: make(chan string, 1), done: make(chan struct{})}
 	// Snapshots found in Dir count against the bounds, so they hold across
-	// restarts.
+	// restarts; so do the temporary files a crash left behind (on disk
+	// use: they are not snapshots, and may be another process's).
 	if entries, err := os.ReadDir(cfg.Dir); err == nil {
 		for _, e := range entries {
-			if strings.HasSuffix(e.Name(), snapshotExt) && e.Type().IsRegular() {
+			snap := strings.HasSuffix(e.Name(), snapshotExt)
+			temp := strings.HasPrefix(e.Name(), ".") && strings.Contains(e.Name(), snapshotExt+tempInfix)
+			if (snap || temp) && e.Type().IsRegular() {
 				if fi, err := e.Info(); err == nil {
-					f.files++
+					if snap {
+						f.files++
+					}
 					f.disk += fi.Size()
 				}
 			}
@@ -76,7 +81,10 @@ func NewFlightRecorder(cfg FlightRecorderConfig) (*FlightRecorder, error) {
 	return f, nil
 }
 
-const snapshotExt = ".gotrace"
+const (
+	snapshotExt = ".gotrace"
+	tempInfix   = ".tmp-" // a snapshot being written: .<name>.gotrace.tmp-<random>
+)
 
 // Stop stops the recorder after writing the snapshot in progress, if any,
 // unless ctx ends first. The runtime's recorder stops in any case.
@@ -180,7 +188,7 @@ func (f *FlightRecorder) write(path string, limit int64) (int64, error) {
 		return 0, errSnapshotTooLarge
 	}
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+tempInfix)
 	if err != nil {
 		return 0, err
 	}

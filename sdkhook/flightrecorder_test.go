@@ -149,12 +149,19 @@ func TestFlightRecorderBounds(t *testing.T) {
 }
 
 // TestFlightRecorderDiskLimit: a snapshot that would take the directory over
-// MaxDiskBytes is not kept, even when there was room as the request ended.
+// MaxDiskBytes is not kept, even when there was room as the request ended;
+// the temporary file a crashed writer left counts as used.
 func TestFlightRecorderDiskLimit(t *testing.T) {
+	for _, found := range []string{"old.gotrace", ".old.gotrace.tmp-123"} {
+		t.Run(found, func(t *testing.T) { testDiskLimit(t, found) })
+	}
+}
+
+func testDiskLimit(t *testing.T, found string) {
 	dir := t.TempDir()
 	const maxDisk = 64 << 10
 	old := make([]byte, maxDisk-100) // room for 100 bytes: less than any snapshot
-	if err := os.WriteFile(filepath.Join(dir, "old.gotrace"), old, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, found), old, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	fr, err := sdkhook.NewFlightRecorder(sdkhook.FlightRecorderConfig{Dir: dir, MaxDiskBytes: maxDisk})
