@@ -44,7 +44,10 @@ type GoTraceStats struct {
 	// records written when they started; AlignMedian and AlignMax are the
 	// median and largest distance between such a record, on the wall
 	// clock, and its span's start. They bound the alignment error (the
-	// record follows the span's clock reading by the SDK's own work).
+	// record follows the span's clock reading by the SDK's own work). With
+	// Clock "span logs" the offset is fitted to these very records: the
+	// median is then about 0 by construction, and only AlignMax, their
+	// spread, says something.
 	AlignedSpans          int
 	AlignMedian, AlignMax time.Duration
 }
