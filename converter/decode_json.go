@@ -148,7 +148,16 @@ func hasValue(raw json.RawMessage) bool {
 	return len(raw) > 0 && !bytes.Equal(raw, []byte("null"))
 }
 
+// useFastJSON is off only in tests that hold the fast reader to pdata's.
+var useFastJSON = true
+
 func (d *decoder) decodeOTLPJSON(doc []byte, format string) error {
+	if useFastJSON {
+		if td, ok := fastOTLPJSON(doc); ok {
+			d.add(td)
+			return nil
+		}
+	}
 	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(doc)
 	if err != nil {
 		// pdata's decoder does not check the syntax it skips, and says

@@ -1,0 +1,236 @@
+package converter
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// differentialInputs are every trace file the tests hold: the real-shaped
+// corpus, the file exporter's samples, the shipped sample data.
+func differentialInputs(t *testing.T) []string {
+	var files []string
+	for _, pattern := range []string{
+		"testdata/realshape/traces.*",
+		"testdata/fileexporter/traces.*",
+		"../examples/data/sample.*",
+	} {
+		m, err := filepath.Glob(pattern)
+		if err != nil || len(m) == 0 {
+			t.Fatalf("no test input matches %s", pattern)
+		}
+		files = append(files, m...)
+	}
+	return files
+}
+
+// fuzzCorpus returns the inputs in testdata/fuzz/NAME, in the go test fuzz
+// v1 encoding of one []byte each.
+func fuzzCorpus(t *testing.T, name string) map[string][]byte {
+	dir := filepath.Join("testdata", "fuzz", name)
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("no fuzz corpus in %s: %v", dir, err)
+	}
+	out := make(map[string][]byte, len(entries))
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.SplitN(string(b), "\n", 3)
+		if len(lines) < 2 || lines[0] != "go test fuzz v1" || !strings.HasPrefix(lines[1], "[]byte(") {
+			t.Fatalf("%s/%s: not a go test fuzz v1 []byte", dir, e.Name())
+		}
+		s, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lines[1], "[]byte("), ")"))
+		if err != nil {
+			t.Fatalf("%s/%s: %v", dir, e.Name(), err)
+		}
+		out[e.Name()] = []byte(s)
+	}
+	return out
+}
+
+// convertWith converts data with the fast OTLP JSON reader on or off and
+// returns the Chrome file, or the error.
+func convertWith(t *testing.T, fast bool, name string, data []byte) (string, error) {
+	old := useFastJSON
+	useFastJSON = fast
+	defer func() { useFastJSON = old }()
+	c := New(WithMaxInputSize(64 << 20))
+	if err := c.Decode(name, bytes.NewReader(data)); err != nil {
+		return "", err
+	}
+	var out bytes.Buffer
+	if _, err := c.Encode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), nil
+}
+
+// TestFastJSONSameTimeline converts every test input and every input in the
+// fuzzers' corpus twice, with the fast OTLP JSON reader and with pdata's
+// decoder alone: the Chrome files must be byte-identical, the errors too.
+func TestFastJSONSameTimeline(t *testing.T) {
+	inputs := map[string][]byte{}
+	for _, f := range differentialInputs(t) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs[f] = b
+	}
+	for _, corpus := range []string{"FuzzDecodeOTLPJSON", "FuzzDecodeJaegerJSON", "FuzzDecodeOTLPProto"} {
+		for name, b := range fuzzCorpus(t, corpus) {
+			inputs[corpus+"/"+name] = b
+		}
+	}
+	same, failed := 0, 0
+	for name, data := range inputs {
+		fast, ferr := convertWith(t, true, name, data)
+		slow, serr := convertWith(t, false, name, data)
+		switch {
+		case (ferr == nil) != (serr == nil):
+			t.Errorf("%s: fast reader error %v, pdata error %v", name, ferr, serr)
+		case ferr != nil:
+			if ferr.Error() != serr.Error() {
+				t.Errorf("%s: errors differ:\nfast:  %v\npdata: %v", name, ferr, serr)
+			}
+			failed++
+		case fast != slow:
+			t.Errorf("%s: the fast reader's timeline differs from pdata's (%d vs %d bytes)", name, len(fast), len(slow))
+		default:
+			same++
+		}
+	}
+	t.Logf("%d inputs: %d identical timelines, %d identical errors", len(inputs), same, failed)
+}
+
+// jsonDocuments returns the OTLP JSON documents in data: the messages of the
+// file exporter's zstd layout, the lines of JSON Lines, or data itself.
+func jsonDocuments(t *testing.T, data []byte) [][]byte {
+	if len(data) >= 4 && bytes.HasPrefix(data[4:], zstdMagic) {
+		dec, err := zstd.NewReader(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer dec.Close()
+		var docs [][]byte
+		for len(data) >= 4 {
+			size := int(binary.BigEndian.Uint32(data))
+			msg, err := dec.DecodeAll(data[4:4+size], nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			docs = append(docs, msg)
+			data = data[4+size:]
+		}
+		return docs
+	}
+	var docs [][]byte
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 64<<20)
+	for sc.Scan() {
+		if line := bytes.TrimSpace(sc.Bytes()); len(line) > 0 {
+			docs = append(docs, append([]byte(nil), line...))
+		}
+	}
+	if len(docs) > 1 && json1(docs[0]) {
+		return docs
+	}
+	return [][]byte{data}
+}
+
+func json1(b []byte) bool { return len(b) > 0 && b[0] == '{' && b[len(b)-1] == '}' }
+
+// TestFastJSONMatchesPdata reads every OTLP JSON document of the test
+// inputs and the fuzz corpus with the fast reader and with pdata: whatever
+// the fast reader takes, pdata must take too, to the same protobuf bytes.
+// The real-shaped corpus must take the fast path throughout.
+func TestFastJSONMatchesPdata(t *testing.T) {
+	docs := map[string][]byte{}
+	for _, f := range differentialInputs(t) {
+		if !strings.Contains(f, "json") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, doc := range jsonDocuments(t, b) {
+			docs[f+"#"+strconv.Itoa(i+1)] = doc
+		}
+	}
+	for name, b := range fuzzCorpus(t, "FuzzDecodeOTLPJSON") {
+		docs["FuzzDecodeOTLPJSON/"+name] = b
+	}
+	fast, realFast, realDocs := 0, 0, 0
+	for name, doc := range docs {
+		isReal := strings.HasPrefix(name, "testdata/realshape/")
+		if isReal {
+			realDocs++
+		}
+		td, ok := fastOTLPJSON(doc)
+		if !ok {
+			continue
+		}
+		fast++
+		if isReal {
+			realFast++
+		}
+		want, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(doc)
+		if err != nil {
+			t.Errorf("%s: the fast reader took a document pdata refuses: %v", name, err)
+			continue
+		}
+		a, _ := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
+		b, _ := (&ptrace.ProtoMarshaler{}).MarshalTraces(want)
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s: the fast reader's traces differ from pdata's", name)
+		}
+	}
+	t.Logf("%d documents, %d read by the fast reader; real-shaped corpus: %d of %d", len(docs), fast, realFast, realDocs)
+	if realDocs == 0 || realFast != realDocs {
+		t.Errorf("the fast reader read %d of the real-shaped corpus's %d documents, want all", realFast, realDocs)
+	}
+}
+
+// FuzzFastJSON holds the fast OTLP JSON reader to pdata's decoder on any
+// input: what it reads, pdata reads to the same protobuf bytes.
+func FuzzFastJSON(f *testing.F) {
+	for _, name := range []string{"testdata/realshape/traces.json.jsonl", "../examples/data/sample.otlp.jsonl"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for i, line := range bytes.Split(b, []byte("\n")) {
+			if len(line) > 0 && i%8 == 0 {
+				f.Add(line)
+			}
+		}
+	}
+	f.Add([]byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","name":"a\u00e9\n","kind":2,"startTimeUnixNano":"1","endTimeUnixNano":2,"attributes":[{"key":"k","value":{"arrayValue":{"values":[{"intValue":"-9223372036854775808"},{"kvlistValue":{"values":[{"key":"x","value":{"boolValue":true}}]}},{}]}}}],"status":{"code":2,"message":"m"}}]}]}]}`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		td, ok := fastOTLPJSON(doc)
+		if !ok {
+			return
+		}
+		want, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(doc)
+		if err != nil {
+			t.Fatalf("the fast reader took a document pdata refuses: %v", err)
+		}
+		a, _ := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
+		b, _ := (&ptrace.ProtoMarshaler{}).MarshalTraces(want)
+		if !bytes.Equal(a, b) {
+			t.Fatalf("the fast reader's traces differ from pdata's")
+		}
+	})
+}
