@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -26,4 +28,21 @@ func cliCommand(t *testing.T, args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), mainEnv+"=1")
 	return cmd
+}
+
+// TestCtxReaderPassesFileSize: the converter sizes its buffer for a JSON
+// document from the file's size, which the interrupt wrapper must pass on.
+func TestCtxReaderPassesFileSize(t *testing.T) {
+	f, err := os.Open("../../examples/data/sample.otlp.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := ctxReader{context.Background(), f}.Stat()
+	if err != nil || fi.Size() == 0 || !fi.Mode().IsRegular() {
+		t.Fatalf("Stat through ctxReader = %v, %v; want the file's", fi, err)
+	}
+	if _, err := (ctxReader{context.Background(), strings.NewReader("x")}).Stat(); err == nil {
+		t.Fatal("Stat of a non-file reader succeeded")
+	}
 }

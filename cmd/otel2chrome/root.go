@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -60,6 +61,15 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// Stat passes a file's size through to the converter, which then reads a
+// JSON document into one buffer of the right size instead of growing one.
+func (c ctxReader) Stat() (os.FileInfo, error) {
+	if f, ok := c.r.(interface{ Stat() (os.FileInfo, error) }); ok {
+		return f.Stat()
+	}
+	return nil, errors.ErrUnsupported
 }
 
 // fileInputs turns command-line arguments into inputs; none or "-" is stdin.
