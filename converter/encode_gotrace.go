@@ -1,6 +1,7 @@
 package converter
 
 import (
+	"cmp"
 	"encoding/hex"
 	"fmt"
 	"math"
@@ -37,8 +38,9 @@ type GoTraceStats struct {
 	// to sdkhook's log records, for older traces), or "none": not drawn.
 	Clock string
 	// Shift is the clock-skew correction the trace was moved by, that of
-	// its process's spans (Stats.Shifts): the median shift of the spans
-	// whose starts it logged, else of those of its process it overlaps.
+	// its process's spans (Stats.Shifts): the duration-weighted median
+	// shift of the requests whose starts it logged, else of the spans of
+	// its process it overlaps.
 	Shift time.Duration
 	// AlignedSpans request spans were found in the trace as sdkhook's log
 	// records written when they started; AlignMedian and AlignMax are the
@@ -50,6 +52,11 @@ type GoTraceStats struct {
 	// spread, says something.
 	AlignedSpans          int
 	AlignMedian, AlignMax time.Duration
+	// AlignMin is the smallest such distance: the tightest bound on how
+	// far the clocks disagree, as each record adds the SDK's work and any
+	// scheduling delay (the first record of a trace also the runtime's
+	// setup of its string table) to that disagreement.
+	AlignMin time.Duration
 }
 
 // Categories of the slices drawn from execution traces; the checker knows
@@ -183,7 +190,7 @@ func (cw *chromeWriter) planGo() *goPlan {
 			}
 			slices.Sort(d)
 			st.AlignedSpans = len(d)
-			st.AlignMedian, st.AlignMax = time.Duration(d[len(d)/2]), time.Duration(d[len(d)-1])
+			st.AlignMedian, st.AlignMax, st.AlignMin = time.Duration(d[len(d)/2]), time.Duration(d[len(d)-1]), time.Duration(d[0])
 		}
 		// The process: the one whose request starts the trace recorded,
 		// else the one whose goroutines it holds while their calls ran,
@@ -217,26 +224,25 @@ func (cw *chromeWriter) planGo() *goPlan {
 			proc = 0
 		}
 		// The trace moves with its process's spans when the clock-skew fix
-		// moved them: the median shift of the spans whose starts it
-		// logged, else of the spans of that process it overlaps.
-		var shifts []int64
+		// moved them. It can follow only one shift, and requests of one
+		// process may have been moved apart (each by its own parent): it
+		// follows most of their time, the duration-weighted median shift
+		// of the requests whose starts it logged, else of the spans of
+		// that process it overlaps.
+		var shifts []int32
 		for _, mt := range matches {
 			if l.lanes[l.lane[mt.span]].proc == proc {
-				shifts = append(shifts, l.shift[mt.span])
+				shifts = append(shifts, mt.span)
 			}
 		}
 		if ps := spansOf[proc]; len(shifts) == 0 && proc >= 0 && ps != nil {
 			for _, i := range ps.spans {
 				if r := l.rec(i); r.end >= from && r.start <= to {
-					shifts = append(shifts, l.shift[i])
+					shifts = append(shifts, i)
 				}
 			}
 		}
-		shift := int64(0)
-		if len(shifts) > 0 {
-			slices.Sort(shifts)
-			shift = shifts[len(shifts)/2]
-		}
+		shift := l.weightedShift(shifts)
 		st.Shift = time.Duration(shift)
 		wall := func(ts int64) int64 { return raw(ts) + shift }
 		var p *goProc
@@ -302,6 +308,28 @@ func (cw *chromeWriter) planGo() *goPlan {
 		}
 	}
 	return gp
+}
+
+// weightedShift returns the clock-skew shift that most of the time of spans
+// (local indices) was moved by: their median shift, weighted by duration.
+func (l *layout) weightedShift(spans []int32) int64 {
+	if len(spans) == 0 {
+		return 0
+	}
+	slices.SortFunc(spans, func(a, b int32) int { return cmp.Compare(l.shift[a], l.shift[b]) })
+	total := 0.0 // float: a sum of hostile durations must not overflow
+	for _, i := range spans {
+		r := l.rec(i)
+		total += float64(max(r.end-r.start, 1))
+	}
+	acc := 0.0
+	for _, i := range spans {
+		r := l.rec(i)
+		if acc += float64(max(r.end-r.start, 1)); 2*acc >= total {
+			return l.shift[i]
+		}
+	}
+	return l.shift[spans[len(spans)-1]]
 }
 
 // parseSpanLog reads sdkhook's "<trace id> <span id>" log message.
@@ -400,7 +428,8 @@ func (cw *chromeWriter) goNotes(gp *goPlan) {
 	for _, st := range gp.stats {
 		s := st.Name + ": " + st.Clock
 		if st.AlignedSpans > 0 {
-			s += fmt.Sprintf(", error median %dns max %dns over %d spans", st.AlignMedian.Nanoseconds(), st.AlignMax.Nanoseconds(), st.AlignedSpans)
+			s += fmt.Sprintf(", error median %dns max %dns min %dns over %d spans",
+				st.AlignMedian.Nanoseconds(), st.AlignMax.Nanoseconds(), st.AlignMin.Nanoseconds(), st.AlignedSpans)
 		}
 		parts = append(parts, s)
 	}

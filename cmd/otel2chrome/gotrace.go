@@ -26,7 +26,7 @@ func reportGoTraces(w io.Writer, traces []converter.GoTraceStats) {
 			fmt.Fprintf(w, ", moved %v with its process's spans (clock skew)", g.Shift)
 		}
 		if g.AlignedSpans > 0 {
-			fmt.Fprintf(w, ", alignment error median %v, max %v (%d request starts)", g.AlignMedian, g.AlignMax, g.AlignedSpans)
+			fmt.Fprintf(w, ", alignment error median %v, max %v, min %v (%d request starts)", g.AlignMedian, g.AlignMax, g.AlignMin, g.AlignedSpans)
 		} else {
 			fmt.Fprint(w, ", alignment error not measured (no sdkhook request start in the trace)")
 		}

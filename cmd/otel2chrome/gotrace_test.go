@@ -29,8 +29,9 @@ import (
 
 // hookedRequest runs one request of service "shop" under sdkhook with the
 // execution tracer on: its call "waitForChan" waits 20 ms on a channel and
-// its call "collect" forces a GC. It writes the spans as OTLP JSON Lines and
-// the execution trace (runtime/trace.Start) into dir.
+// its call "collect" forces a GC; a few quick requests before it give the
+// clocks' agreement more than one measure. It writes the spans as OTLP JSON
+// Lines and the execution trace (runtime/trace.Start) into dir.
 func hookedRequest(t *testing.T, dir string) (spans, gotrace string) {
 	t.Helper()
 	var buf bytes.Buffer
@@ -40,6 +41,11 @@ func hookedRequest(t *testing.T, dir string) (spans, gotrace string) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName("shop"))),
 		sdktrace.WithSpanProcessor(sdkhook.NewProcessor(rec)))
+	for range 4 {
+		ctx, req := tp.Tracer("test").Start(context.Background(), "GET /health", trace.WithSpanKind(trace.SpanKindServer))
+		sdkhook.Enter(ctx, "ping").End()
+		req.End()
+	}
 	ctx, req := tp.Tracer("test").Start(context.Background(), "GET /order", trace.WithSpanKind(trace.SpanKindServer))
 	func() {
 		defer sdkhook.Enter(ctx, "waitForChan").End()
@@ -73,7 +79,9 @@ func hookedRequest(t *testing.T, dir string) (spans, gotrace string) {
 // TestGoExecutionTrace converts sdkhook's spans and the execution trace
 // recorded with them: the goroutine that ran waitForChan shows, inside that
 // call, about 20 ms blocked on chan receive; GC slices lie inside collect;
-// the trace's clock agrees with the spans' within 100 µs. When the request is
+// the trace's clock agrees with the spans' within 100 µs (the closest of
+// the request starts it logged: each adds the SDK's work and, on a loaded
+// machine, scheduling delays to the clocks' disagreement). When the request is
 // the child of a client in another service whose clock runs 50 ms ahead, the
 // clock-skew fix moves the request's spans, and the trace moves with them.
 func TestGoExecutionTrace(t *testing.T) {
@@ -157,12 +165,12 @@ func checkGoTimeline(t *testing.T, out string) {
 		t.Errorf("no GC slice inside collect [%v, %v]", collect.Ts, collect.End())
 	}
 	align, _ := r.OtherData["go_alignment"].(string)
-	m := regexp.MustCompile(`clock snapshot, error median (\d+)ns max (\d+)ns over (\d+) spans`).FindStringSubmatch(align)
+	m := regexp.MustCompile(`clock snapshot, error median (\d+)ns max (\d+)ns min (\d+)ns over (\d+) spans`).FindStringSubmatch(align)
 	if m == nil {
 		t.Fatalf("otherData.go_alignment = %q, want the clock snapshot and a measured error", align)
 	}
-	if median, _ := strconv.Atoi(m[1]); median > 100_000 {
-		t.Errorf("alignment error %dns, want under 100µs", median)
+	if least, _ := strconv.Atoi(m[3]); least > 100_000 || m[4] != "5" {
+		t.Errorf("alignment error at least %dns over %s request starts, want under 100µs over 5", least, m[4])
 	}
 }
 
