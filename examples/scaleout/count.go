@@ -24,6 +24,9 @@ type tally struct {
 	// spanFiles counts the files each span ID is in: more than one is a
 	// span written twice.
 	spanFiles map[string]int
+	// dupInFile counts slices whose span ID another slice of the same file
+	// has.
+	dupInFile int
 }
 
 // backendTally is one backend's directory.
@@ -40,6 +43,9 @@ type traceTally struct {
 	files    []string // relative to tally.root
 	backends map[int]bool
 	services map[string]bool // the file names' service part
+	// perBackend counts the files on each backend, and rootless those of
+	// them without the trace's root span (a span without a parent).
+	perBackend, rootless map[int]int
 }
 
 // count validates every file in dirs with the converter's checker and tallies
@@ -81,13 +87,27 @@ func count(dirs []string) (*tally, error) {
 					mu.Lock()
 					tt := t.traces[m[2]]
 					if tt == nil {
-						tt = &traceTally{backends: map[int]bool{}, services: map[string]bool{}}
+						tt = &traceTally{backends: map[int]bool{}, services: map[string]bool{},
+							perBackend: map[int]int{}, rootless: map[int]int{}}
 						t.traces[m[2]] = tt
 					}
 					tt.spans += len(rep.SpanSlices)
 					tt.files = append(tt.files, filepath.Join(filepath.Base(dir), name))
 					tt.backends[i] = true
 					tt.services[m[1]] = true
+					tt.perBackend[i]++
+					root, withID := false, 0
+					for _, sl := range rep.Slices {
+						if _, ok := sl.Args["span_id"].(string); ok {
+							withID++
+							_, hasParent := sl.Args["parent_span_id"]
+							root = root || !hasParent
+						}
+					}
+					if !root {
+						tt.rootless[i]++
+					}
+					t.dupInFile += withID - len(rep.SpanSlices)
 					for id := range rep.SpanSlices {
 						t.spanFiles[id]++
 					}
@@ -120,9 +140,10 @@ func count(dirs []string) (*tally, error) {
 	return t, nil
 }
 
-// duplicated returns how many span IDs are in more than one file.
+// duplicated returns how many span IDs are in more than one file, plus the
+// slices repeating a span ID within one file.
 func (t *tally) duplicated() int {
-	n := 0
+	n := t.dupInFile
 	for _, c := range t.spanFiles {
 		if c > 1 {
 			n++
@@ -131,19 +152,51 @@ func (t *tally) duplicated() int {
 	return n
 }
 
+// splitsExpected returns, per backend, how many traces its chrome exporter
+// should count in otelcol_exporter_chrome_traces_split once it has released
+// every trace: those it wrote in more than one file, and those whose one file
+// lacks the root span (each exporter counts a trace once).
+func (t *tally) splitsExpected() []int {
+	out := make([]int, len(t.backends))
+	for _, tt := range t.traces {
+		for b, files := range tt.perBackend {
+			if files > 1 || tt.rootless[b] > 0 {
+				out[b]++
+			}
+		}
+	}
+	return out
+}
+
+// split returns the traces in more than one file, on one backend or more.
+func (t *tally) split() map[string]*traceTally {
+	out := map[string]*traceTally{}
+	for id, tt := range t.traces {
+		if len(tt.files) > 1 {
+			out[id] = tt
+		}
+	}
+	return out
+}
+
 // verdict compares the SDK traces sent with what was written.
 type verdict struct {
 	whole   int // in one file on one backend, every span
 	lost    int // in no file
 	partial int // fewer spans than sent, in one file
 	split   int // in more than one file or on more than one backend
-	// lostSpans counts the spans sent and not written.
-	lostSpans int
+	// lostSpans counts the spans the balancer accepted and no file holds;
+	// rejected those it never accepted (the sender's export failed).
+	lostSpans, rejected int
 }
 
 func (v verdict) String() string {
-	return fmt.Sprintf("%d whole, %d lost entirely, %d partial, %d split over files; %d spans lost",
+	s := fmt.Sprintf("%d whole, %d lost entirely, %d partial, %d split over files; %d spans lost",
 		v.whole, v.lost, v.partial, v.split, v.lostSpans)
+	if v.rejected > 0 {
+		s += fmt.Sprintf(" (besides %d spans whose export the balancer refused)", v.rejected)
+	}
+	return s
 }
 
 // judge returns the verdict on the traces in sent, and calls each, when not
@@ -155,10 +208,12 @@ func (t *tally) judge(sent map[string]sentTrace, each func(id string, s sentTrac
 		if each != nil {
 			each(id, s, got)
 		}
+		v.rejected += s.rejected
+		accepted := s.spans - s.rejected
 		switch {
 		case got == nil:
 			v.lost++
-			v.lostSpans += s.spans
+			v.lostSpans += accepted
 			continue
 		case len(got.files) > 1 || len(got.backends) > 1:
 			v.split++
@@ -167,7 +222,7 @@ func (t *tally) judge(sent map[string]sentTrace, each func(id string, s sentTrac
 		default:
 			v.partial++
 		}
-		v.lostSpans += max(s.spans-got.spans, 0)
+		v.lostSpans += max(accepted-got.spans, 0)
 	}
 	return v
 }

@@ -26,7 +26,11 @@ type runConfig struct {
 	// during, when set, runs beside the traffic with the running tier (the
 	// fault run kills and restarts a backend from it).
 	during func(ctx context.Context, t *tier)
-	logf   func(format string, args ...any)
+	// drained, when set, runs after the balancer has drained into the
+	// backends and stopped, before the backends stop (the ring-change run
+	// reads their metrics from it).
+	drained func(t *tier) error
+	logf    func(format string, args ...any)
 }
 
 // runResult is what a run sent, what it found written, and how long it took.
@@ -130,6 +134,16 @@ func runTier(ctx context.Context, c runConfig) (*runResult, error) {
 	c.logf("traffic sent in %v; stopping the balancer, then the backends", time.Since(start).Round(time.Millisecond))
 	for _, p := range append([]*proc{t.balancer}, t.backends...) {
 		res.peakRSS = append(res.peakRSS, peakRSS(p))
+	}
+	if c.drained != nil {
+		err := t.balancer.stop(2 * time.Minute)
+		if err == nil {
+			err = c.drained(t)
+		}
+		if err != nil {
+			t.kill()
+			return nil, err
+		}
 	}
 	if err := t.stop(2 * time.Minute); err != nil {
 		t.kill()

@@ -12,6 +12,7 @@
 //	OTEL2CHROME_OTELCOL        a prebuilt otelcol-chrome binary (else go build)
 //	OTEL2CHROME_TOOLS_DIR      where otelcol-balancer and telemetrygen are (default ~/.cache/otel2chrome/tools)
 //	OTEL2CHROME_REQUIRE_TOOLS  1: fail instead of skipping when a tool is missing
+//	SCALEOUT_DEBUG_WORK        TestScaleOutRingChange keeps its logs, configs and files there
 
 package main
 
@@ -22,6 +23,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,6 +78,7 @@ func TestScaleOut(t *testing.T) {
 				got += tt.spans
 				traces++
 				assert.Len(t, tt.files, 1, "%s: a telemetrygen trace in one file", svc)
+				assert.Equal(t, 1+c.tgChildren, tt.spans, "%s: a telemetrygen trace whole", svc)
 			}
 		}
 		assert.Equal(t, want, got, "%s spans written", svc)
@@ -85,10 +88,12 @@ func TestScaleOut(t *testing.T) {
 	for _, tt := range tierRes.tally.traces {
 		if tt.services["hookservice"] {
 			hook++
-			assert.Len(t, tt.backends, 1, "a hookservice trace on one backend")
+			assert.Len(t, tt.files, 1, "a hookservice trace in one file of one backend")
 		}
 	}
 	assert.Equal(t, c.hookRequests, hook, "hookservice traces")
+	assert.Equal(t, len(tierRes.sent)+2*c.tgTraces+c.hookRequests, len(tierRes.tally.traces),
+		"traces written: every one sent, no other")
 	for i, b := range tierRes.tally.backends {
 		assert.Greater(t, b.traces, len(tierRes.sent)/6, "backend-%d takes its share", i+1)
 		assert.Zero(t, b.tmp, "backend-%d: temporary files left after a clean stop", i+1)
@@ -143,6 +148,8 @@ func TestScaleOutFault(t *testing.T) {
 	c.load = sdkLoad{services: 4, traces: rate * seconds, spansPerTrace: 17, rate: rate}
 	c.work = filepath.Join(work, "fault")
 	var killed, restarted, firstFile time.Time
+	// onDisk: the traces whose file the victim had written when it died.
+	onDisk := map[string]bool{}
 	c.during = func(ctx context.Context, tr *tier) {
 		victim := tr.backends[1]
 		select {
@@ -150,8 +157,18 @@ func TestScaleOutFault(t *testing.T) {
 			return
 		case <-time.After(4 * time.Second):
 		}
-		killed = time.Now()
 		victim.kill()
+		// After it is reaped: nothing sent from now on can have reached it.
+		killed = time.Now()
+		entries, err := os.ReadDir(tr.dirs[1])
+		if err != nil {
+			t.Errorf("read %s: %v", tr.dirs[1], err)
+		}
+		for _, e := range entries {
+			if m := fileName.FindStringSubmatch(e.Name()); m != nil {
+				onDisk[m[2]] = true
+			}
+		}
 		time.Sleep(3 * time.Second)
 		if err := victim.start(); err != nil {
 			t.Errorf("restart: %v", err)
@@ -203,17 +220,26 @@ func TestScaleOutFault(t *testing.T) {
 			assert.True(t, whole, "trace %s on a backend that was not killed is whole", id)
 			wholeOthers++
 		}
-		// On disk before the kill (sent more than two idle timeouts before
-		// it), or sent after the restart: whole.
-		if s.last.Before(killed.Add(-2*c.idle)) || s.first.After(restarted) {
-			assert.True(t, whole, "trace %s sent %v..%v, outside the outage, is whole", id, s.first.Sub(killed), s.last.Sub(killed))
+		// Written before the kill, or sent after it (queued by the
+		// balancer while the backend was down, or sent after the restart):
+		// whole. Only what the killed backend held in memory is lost.
+		if onDisk[id] || s.first.After(killed) {
+			assert.True(t, whole, "trace %s sent %v..%v relative to the kill (on disk then: %v) is whole",
+				id, s.first.Sub(killed), s.last.Sub(killed), onDisk[id])
 		}
 	})
 	t.Logf("FAULT RUN: %d SDK traces (%d spans) at %d traces/s; backend-2 SIGKILLed %v into the run, restarted 3s later",
 		len(res.sent), len(res.sent)*c.load.spansPerTrace, rate, 4*time.Second)
 	t.Logf("FAULT RUN: %s; span IDs in two files: %d", v, res.tally.duplicated())
-	t.Logf("FAULT RUN: %d traces lost entirely, %d partial (one file lacking spans), %d split over files; %d traces on the other backends, all whole",
-		len(lostTraces), len(partial), len(split), wholeOthers)
+	sentInOutage := 0
+	for _, s := range res.sent {
+		if s.first.After(killed) && s.last.Before(restarted) {
+			sentInOutage++
+		}
+	}
+	t.Logf("FAULT RUN: %d traces lost entirely, %d partial (one file lacking spans), %d split over files; %d traces on the other backends, all whole; "+
+		"%d traces on the killed backend's disk at the kill and every trace sent after the kill (%d during the outage) whole",
+		len(lostTraces), len(partial), len(split), wholeOthers, len(onDisk), sentInOutage)
 	if len(notWhole) > 0 {
 		t.Logf("FAULT RUN: the traces not whole were sent from %v to %v relative to the kill (trace_idle_timeout %v)",
 			firstHit.Sub(killed).Round(time.Millisecond), lastHit.Sub(killed).Round(time.Millisecond), c.idle)
@@ -224,4 +250,182 @@ func TestScaleOutFault(t *testing.T) {
 	}
 	assert.Zero(t, res.tally.duplicated(), "spans written twice")
 	assert.False(t, firstFile.IsZero(), "the restarted backend writes again")
+}
+
+// ringChange is one restart of the balancer with another static ring.
+type ringChange struct {
+	what        string
+	ring        []int // backend indexes
+	begin, done time.Time
+}
+
+// TestScaleOutRingChange: SDK traces, each lasting a second, at a steady
+// rate through the balancer; twice the load_balancing exporter's ring
+// changes under the traffic (the balancer restarted with another static
+// list: three backends to four, then backend-2 removed). Reports how many
+// traces were split and how the backends counted them in
+// otelcol_exporter_chrome_traces_split, scraped from their Prometheus
+// endpoints once they had released every trace; asserts that no span was
+// lost or written twice, every file is valid, only traces in flight at a
+// change are split, and each backend counted exactly the splits its files
+// show (a trace split in two is counted once over the tier).
+func TestScaleOutRingChange(t *testing.T) {
+	work := t.TempDir()
+	if w := os.Getenv("SCALEOUT_DEBUG_WORK"); w != "" {
+		work = w
+	}
+	c := setup(t, work)
+	c.telemetrygen, c.hookservice = "", ""
+	const rate, seconds = 250, 8
+	c.load = sdkLoad{services: 4, traces: rate * seconds, spansPerTrace: 17, rate: rate, spread: time.Second}
+	c.work = filepath.Join(work, "ring")
+	c.backends, c.ring = 4, 3
+	c.retention = time.Second
+	changes := []*ringChange{
+		{what: "three backends -> four", ring: []int{0, 1, 2, 3}},
+		{what: "backend-2 removed", ring: []int{0, 2, 3}},
+	}
+	at := []time.Duration{2500 * time.Millisecond, 5 * time.Second}
+	c.during = func(ctx context.Context, tr *tier) {
+		start := time.Now()
+		for i, ch := range changes {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Until(start.Add(at[i]))):
+			}
+			ch.begin = time.Now()
+			if _, err := tr.changeRing(ch.ring, time.Minute); err != nil {
+				t.Errorf("ring change %q: %v", ch.what, err)
+				return
+			}
+			ch.done = time.Now()
+		}
+	}
+	// Once the balancer has drained, wait until the backends have written
+	// and released every trace (file names and counters unchanged for
+	// longer than trace_idle_timeout + trace_retention), then read them.
+	scraped := make([]map[string]float64, c.backends)
+	c.drained = func(tr *tier) error {
+		settle := c.idle + c.retention + time.Second
+		var last string
+		stable := time.Now()
+		for deadline := time.Now().Add(time.Minute); ; {
+			var state strings.Builder
+			for i, dir := range tr.dirs {
+				entries, err := os.ReadDir(dir)
+				if err != nil {
+					return err
+				}
+				got, err := scrapeByReason(context.Background(), tr.metrics[i+1], "otelcol_exporter_chrome_traces_split")
+				if err != nil {
+					return err
+				}
+				scraped[i] = got
+				fmt.Fprintf(&state, "%d %v;", len(entries), got)
+			}
+			if state.String() != last {
+				last, stable = state.String(), time.Now()
+			}
+			if time.Since(stable) >= settle {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("backends still writing or counting after a minute: %s", last)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	began := time.Now()
+	res, err := runTier(context.Background(), c)
+	require.NoError(t, err, "logs in %s", c.work)
+	t.Logf("tier run, settling and counting took %v", time.Since(began).Round(time.Millisecond))
+	for _, ch := range changes {
+		require.False(t, ch.done.IsZero(), "ring change %q done", ch.what)
+	}
+	res.tally.report(t.Logf)
+
+	v := res.tally.judge(res.sent, nil)
+	t.Logf("RING CHANGE: %d SDK traces (%d spans, each trace over %v) at %d traces/s; %s; span IDs written twice: %d",
+		len(res.sent), len(res.sent)*c.load.spansPerTrace, c.load.spread, rate, v, res.tally.duplicated())
+	assert.Zero(t, v.lostSpans, "spans the balancer accepted and no file holds")
+	assert.Zero(t, res.tally.duplicated(), "spans written twice")
+
+	// Which change split each trace; traces not in flight at a change
+	// (with a second's margin for the senders' batching and retries) whole.
+	const margin = time.Second
+	near := func(s sentTrace) int {
+		for i, ch := range changes {
+			if s.last.After(ch.begin.Add(-margin)) && s.first.Before(ch.done.Add(margin)) {
+				return i
+			}
+		}
+		return -1
+	}
+	// counted is how many backends count the trace, by the exporter's rule:
+	// those holding it in more than one file or in one without the root.
+	counted := func(tt *traceTally) int {
+		n := 0
+		for b, files := range tt.perBackend {
+			if files > 1 || tt.rootless[b] > 0 {
+				n++
+			}
+		}
+		return n
+	}
+	split := res.tally.split()
+	byChange := make([]int, len(changes))
+	acrossBackends, splitCounted, rejectedTraces, rejectedCounted := 0, 0, 0, 0
+	for id, s := range res.sent {
+		got := res.tally.traces[id]
+		if s.rejected > 0 {
+			rejectedTraces++
+		}
+		if got == nil {
+			continue
+		}
+		if split[id] == nil {
+			if n := counted(got); n > 0 {
+				// One file without its root: the root's export was refused.
+				assert.Positive(t, s.rejected, "trace %s counted split in one file, nothing refused", id)
+				rejectedCounted += n
+			}
+			if near(s) < 0 {
+				assert.Equal(t, s.spans, got.spans, "trace %s, not in flight at a ring change, whole", id)
+			}
+			continue
+		}
+		if len(got.backends) > 1 {
+			acrossBackends++
+		}
+		n := counted(got)
+		splitCounted += n
+		if s.rejected == 0 {
+			assert.Equal(t, 1, n, "trace %s split in %v counted once over the tier", id, got.files)
+		}
+		if i := near(s); assert.GreaterOrEqual(t, i, 0, "trace %s split, sent %v..%v, not in flight at a ring change", id,
+			s.first.Sub(changes[0].begin), s.last.Sub(changes[0].begin)) {
+			byChange[i]++
+		}
+	}
+	for i, ch := range changes {
+		t.Logf("RING CHANGE %d (%s) %v into the run: balancer restarted in %v; %d traces split",
+			i+1, ch.what, at[i], ch.done.Sub(ch.begin).Round(time.Millisecond), byChange[i])
+	}
+	expected := res.tally.splitsExpected()
+	perBackend, countedTotal := "", 0.0
+	for i, got := range scraped {
+		n := 0.0
+		for _, x := range got {
+			n += x
+		}
+		countedTotal += n
+		perBackend += fmt.Sprintf(" backend-%d %v;", i+1, got)
+		assert.Equal(t, float64(expected[i]), n, "backend-%d: traces_split counts what its files show", i+1)
+	}
+	t.Logf("RING CHANGE: %d traces split (%d over two backends); otelcol_exporter_chrome_traces_split: %.0f in all = "+
+		"%d for the split traces + %d for traces whose root's export was refused (%d traces lost spans so):%s",
+		len(split), acrossBackends, countedTotal, splitCounted, rejectedCounted, rejectedTraces, perBackend)
+	assert.NotEmpty(t, split, "a ring change under traffic splits traces in flight")
+	assert.Equal(t, countedTotal, float64(splitCounted+rejectedCounted), "every count is a split trace or a refused root")
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -92,6 +93,8 @@ type tier struct {
 	// grpcAddr and httpAddr are the balancer's OTLP receivers.
 	grpcAddr, httpAddr string
 	metrics            []string // balancer's, then each backend's /metrics address
+	addrs              []string // each backend's OTLP/gRPC address
+	configDir, work    string
 }
 
 // tierConfig says what to run and where.
@@ -101,28 +104,32 @@ type tierConfig struct {
 	configDir string
 	work      string // logs and backend directories go here
 	backends  int
-	idle      time.Duration // the backends' trace_idle_timeout
+	// ring is how many of the backends, the first ones, the balancer's
+	// static resolver lists at the start; 0 means all.
+	ring int
+	idle time.Duration // the backends' trace_idle_timeout
+	// retention is the backends' trace_retention; 0 means their default.
+	retention time.Duration
 }
 
-// startTier starts the backends, then the balancer in front of them. The
-// balancer's static resolver lists exactly three backends (balancer.yaml); with
-// fewer, the last is listed again: the load_balancing exporter keeps one OTLP
-// exporter per distinct endpoint, so one backend listed three times takes
-// every trace.
+// startTier starts the backends, then the balancer in front of them, its
+// static resolver listing the first c.ring backends (see ringConfig).
 func startTier(c tierConfig) (*tier, error) {
-	if c.backends < 1 || c.backends > 3 {
-		return nil, fmt.Errorf("backends: %d, want 1 to 3 (balancer.yaml lists three)", c.backends)
+	if c.backends < 1 {
+		return nil, fmt.Errorf("backends: %d, want at least one", c.backends)
+	}
+	if c.ring <= 0 || c.ring > c.backends {
+		c.ring = c.backends
 	}
 	if err := os.MkdirAll(c.work, 0o755); err != nil {
 		return nil, err
 	}
-	t := &tier{}
+	t := &tier{configDir: c.configDir, work: c.work}
 	ports, err := freePorts(2 + 2*c.backends + 1)
 	if err != nil {
 		return nil, err
 	}
 	next := func() string { p := ports[0]; ports = ports[1:]; return p }
-	var hostnames []string
 	for i := range c.backends {
 		dir := filepath.Join(c.work, fmt.Sprintf("backend-%d", i+1))
 		grpcAddr, metrics := next(), next()
@@ -137,20 +144,23 @@ func startTier(c tierConfig) (*tier, error) {
 		}
 		t.backends = append(t.backends, b)
 		t.dirs = append(t.dirs, dir)
+		if c.retention > 0 {
+			b.env = append(b.env, "TRACE_RETENTION="+c.retention.String())
+		}
 		t.metrics = append(t.metrics, metrics)
-		hostnames = append(hostnames, grpcAddr)
-	}
-	for len(hostnames) < 3 {
-		hostnames = append(hostnames, hostnames[len(hostnames)-1])
+		t.addrs = append(t.addrs, grpcAddr)
 	}
 	t.grpcAddr, t.httpAddr = next(), next()
 	metrics := next()
 	_, mport, _ := net.SplitHostPort(metrics)
 	t.metrics = append([]string{metrics}, t.metrics...)
+	config, err := t.ringConfig(t.addrs[:c.ring])
+	if err != nil {
+		return nil, err
+	}
 	t.balancer = &proc{
-		name: "balancer", bin: c.balancerBin, config: filepath.Join(c.configDir, "balancer.yaml"),
-		env: []string{"BALANCER_GRPC=" + t.grpcAddr, "BALANCER_HTTP=" + t.httpAddr, "METRICS_PORT=" + mport,
-			"BACKEND_1=" + hostnames[0], "BACKEND_2=" + hostnames[1], "BACKEND_3=" + hostnames[2]},
+		name: "balancer", bin: c.balancerBin, config: config,
+		env:   []string{"BALANCER_GRPC=" + t.grpcAddr, "BALANCER_HTTP=" + t.httpAddr, "METRICS_PORT=" + mport},
 		log:   filepath.Join(c.work, "balancer.log"),
 		addrs: []string{t.grpcAddr, t.httpAddr},
 	}
@@ -161,6 +171,68 @@ func startTier(c tierConfig) (*tier, error) {
 		}
 	}
 	return t, nil
+}
+
+// ringConfig writes a copy of balancer.yaml whose static resolver lists
+// addrs, in place of the BACKEND_n entries, and returns its path.
+func (t *tier) ringConfig(addrs []string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(t.configDir, "balancer.yaml"))
+	if err != nil {
+		return "", err
+	}
+	var out []string
+	listed := false
+	for line := range strings.SplitSeq(string(data), "\n") {
+		trimmed := strings.TrimSpace(line)
+		if !strings.HasPrefix(trimmed, "- ${env:BACKEND_") {
+			out = append(out, line)
+			continue
+		}
+		if !listed {
+			indent := line[:len(line)-len(strings.TrimLeft(line, " "))]
+			for _, a := range addrs {
+				out = append(out, indent+"- "+a)
+			}
+			listed = true
+		}
+	}
+	if !listed {
+		return "", fmt.Errorf("%s: no static resolver hostnames (- ${env:BACKEND_n…})", filepath.Join(t.configDir, "balancer.yaml"))
+	}
+	path := filepath.Join(t.work, fmt.Sprintf("balancer-ring%d.yaml", len(addrs)))
+	for n := 2; ; n++ {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		path = filepath.Join(t.work, fmt.Sprintf("balancer-ring%d-%d.yaml", len(addrs), n))
+	}
+	return path, os.WriteFile(path, []byte(strings.Join(out, "\n")), 0o644)
+}
+
+// changeRing restarts the balancer with its static resolver listing the
+// backends ring (indexes into t.backends): on 127.0.0.1 the only way to
+// change the load_balancing exporter's ring, as the static resolver never
+// changes and DNS needs /etc/hosts. The old balancer drains its queues into
+// the old ring; senders retry while neither listens. It returns when the new
+// balancer listens, and reports how long that took from the old one's SIGTERM.
+func (t *tier) changeRing(ring []int, timeout time.Duration) (time.Duration, error) {
+	var addrs []string
+	for _, i := range ring {
+		addrs = append(addrs, t.addrs[i])
+	}
+	config, err := t.ringConfig(addrs)
+	if err != nil {
+		return 0, err
+	}
+	begin := time.Now()
+	if err := t.balancer.stop(timeout); err != nil {
+		return 0, err
+	}
+	t.balancer.config = config
+	if err := t.balancer.start(); err != nil {
+		return 0, err
+	}
+	return time.Since(begin), nil
 }
 
 // stop shuts the tier down front to back: the balancer first, so that it
