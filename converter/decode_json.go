@@ -21,31 +21,7 @@ func (d *decoder) decodeJSON(name string, data []byte) error {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	d.docOff, d.docLine, d.docCol = 0, 1, 0
 	if isJSONLines(data) {
-		line, start := 0, 0
-		for start < len(data) {
-			line++
-			end := bytes.IndexByte(data[start:], '\n')
-			if end < 0 {
-				end = len(data)
-			} else {
-				end += start
-			}
-			raw := data[start:end]
-			if doc := bytes.TrimSpace(raw); len(doc) > 0 {
-				d.docCol = bytes.Index(raw, doc)
-				d.docOff = int64(start + d.docCol)
-				d.docLine = line
-				if err := d.decodeDoc(doc); err != nil {
-					var pe *posError
-					if errors.As(err, &pe) {
-						return fmt.Errorf("%s: %w", name, err) // says the line itself
-					}
-					return fmt.Errorf("%s: line %d: %w", name, line, err)
-				}
-			}
-			start = end + 1
-		}
-		return nil
+		return d.decodeLines(name, data)
 	}
 	if err := d.decodeDoc(data); err != nil {
 		return fmt.Errorf("%s: %w", name, err)

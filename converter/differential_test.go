@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -233,4 +234,61 @@ func FuzzFastJSON(f *testing.F) {
 			t.Fatalf("the fast reader's traces differ from pdata's")
 		}
 	})
+}
+
+// TestJSONLinesParallel decodes JSON Lines of a few MiB on one core and on
+// several (decodeLines splits them into chunks decoded at once): the same
+// timeline, and the same first error with the same position when a line in
+// a later chunk is broken.
+func TestJSONLinesParallel(t *testing.T) {
+	seed, err := os.ReadFile("testdata/realshape/traces.json.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat(seed, 3) // duplicates merge; a few chunks
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	broken := func(i int, from, to string) []byte {
+		out := bytes.Clone(bytes.Join(lines[:i], nil))
+		out = append(out, bytes.Replace(lines[i], []byte(from), []byte(to), 1)...)
+		return append(out, bytes.Join(lines[i+1:], nil)...)
+	}
+	late := len(lines) * 2 / 3
+	cases := map[string][]byte{
+		"whole":        data,
+		"syntax error": broken(late, `"spanId":"`, `"spanId":`),
+		"bad trace ID": broken(late, `"traceId":"`, `"traceId":"zz`),
+		"not OTLP":     broken(late, `"resourceSpans"`, `"somethingElse"`),
+	}
+	cases["two broken lines"] = func() []byte {
+		b := broken(late, `"name":"`, `"name":`)
+		l2 := bytes.SplitAfter(b, []byte("\n"))
+		l2[late+7] = []byte("garbage\n")
+		return bytes.Join(l2, nil)
+	}()
+	if len(data) < 4*linesChunk {
+		t.Fatalf("input of %d bytes is too small to split into chunks", len(data))
+	}
+	procs := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(procs)
+	for name, in := range cases {
+		runtime.GOMAXPROCS(1)
+		one, err1 := convertWith(t, true, "in.jsonl", in)
+		runtime.GOMAXPROCS(max(procs, 2))
+		many, errN := convertWith(t, true, "in.jsonl", in)
+		switch {
+		case (err1 == nil) != (errN == nil):
+			t.Errorf("%s: one core: %v; several: %v", name, err1, errN)
+		case err1 != nil:
+			if err1.Error() != errN.Error() {
+				t.Errorf("%s: errors differ:\none core: %v\nseveral:  %v", name, err1, errN)
+			}
+			if name == "whole" {
+				t.Errorf("whole input failed: %v", err1)
+			}
+		case one != many:
+			t.Errorf("%s: the timelines differ (%d vs %d bytes)", name, len(one), len(many))
+		case name != "whole":
+			t.Errorf("%s: no error", name)
+		}
+	}
 }
