@@ -375,7 +375,7 @@ func TestScaleOutRingChange(t *testing.T) {
 	}
 	split := res.tally.split()
 	byChange := make([]int, len(changes))
-	acrossBackends, splitCounted, rejectedTraces, rejectedCounted := 0, 0, 0, 0
+	acrossBackends, parts, splitCounted, rejectedTraces, rejectedCounted := 0, 0, 0, 0, 0
 	for id, s := range res.sent {
 		got := res.tally.traces[id]
 		if s.rejected > 0 {
@@ -398,6 +398,7 @@ func TestScaleOutRingChange(t *testing.T) {
 		if len(got.backends) > 1 {
 			acrossBackends++
 		}
+		parts += len(got.files)
 		n := counted(got)
 		splitCounted += n
 		if s.rejected == 0 {
@@ -423,9 +424,9 @@ func TestScaleOutRingChange(t *testing.T) {
 		perBackend += fmt.Sprintf(" backend-%d %v;", i+1, got)
 		assert.Equal(t, float64(expected[i]), n, "backend-%d: traces_split counts what its files show", i+1)
 	}
-	t.Logf("RING CHANGE: %d traces split (%d over two backends); otelcol_exporter_chrome_traces_split: %.0f in all = "+
+	t.Logf("RING CHANGE: %d traces split (%d over two backends) into %d files; otelcol_exporter_chrome_traces_split: %.0f in all = "+
 		"%d for the split traces + %d for traces whose root's export was refused (%d traces lost spans so):%s",
-		len(split), acrossBackends, countedTotal, splitCounted, rejectedCounted, rejectedTraces, perBackend)
+		len(split), acrossBackends, parts, countedTotal, splitCounted, rejectedCounted, rejectedTraces, perBackend)
 	assert.NotEmpty(t, split, "a ring change under traffic splits traces in flight")
 	assert.Equal(t, countedTotal, float64(splitCounted+rejectedCounted), "every count is a split trace or a refused root")
 }
