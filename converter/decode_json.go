@@ -124,11 +124,12 @@ func hasValue(raw json.RawMessage) bool {
 	return len(raw) > 0 && !bytes.Equal(raw, []byte("null"))
 }
 
-// useFastJSON is off only in tests that hold the fast reader to pdata's.
-var useFastJSON = true
+// useFastPaths is off only in tests that hold the fast paths (the OTLP JSON
+// reader, small protobuf messages decoded whole) to the general ones.
+var useFastPaths = true
 
 func (d *decoder) decodeOTLPJSON(doc []byte, format string) error {
-	if useFastJSON {
+	if useFastPaths {
 		if td, ok := fastOTLPJSON(doc); ok {
 			d.add(td)
 			return nil

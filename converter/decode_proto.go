@@ -26,11 +26,36 @@ type protoSplitter struct {
 	add    func(ptrace.Traces)
 	msg    []byte   // reused buffer for the rebuilt batch message
 	spanAt [][2]int // reused: where each span field of a scope lies
+	dry    bool     // walking only: flush decodes nothing
 }
 
 // decode walks msg's wire format. An error names the byte offset in msg where
 // the structure broke, or is pdata's own error for a batch it rejected.
 func (p *protoSplitter) decode(msg []byte) error {
+	// A small message (as collectors write them: one export request each)
+	// holds no pdata tree worth splitting and cannot nest deep enough to
+	// matter: pdata decodes it whole. When pdata refuses it, the walk
+	// below says where it broke.
+	// pdata skips what it does not read unchecked, so the message's
+	// structure is walked first (without building batches), or what the
+	// converter refuses elsewhere would pass here.
+	if len(msg) < deepCheckSize && useFastPaths {
+		p.dry = true
+		err := p.walk(msg)
+		p.dry = false
+		if err == nil {
+			if td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(msg); err == nil {
+				p.add(td)
+				return nil
+			}
+		}
+	}
+	return p.walk(msg)
+}
+
+// walk splits msg into batches and decodes them; when dry, it only checks
+// the structure.
+func (p *protoSplitter) walk(msg []byte) error {
 	return walkFields(msg, 0, func(num protowire.Number, typ protowire.Type, field, value []byte, off int) error {
 		if num != fieldResourceSpans || typ != protowire.BytesType {
 			return nil // unknown top-level fields are skipped, as proto requires
@@ -95,7 +120,7 @@ func (p *protoSplitter) scopeSpans(rsHeader, ss []byte, base int) error {
 		header = append(header, field...)
 		return nil
 	})
-	if err != nil {
+	if err != nil || p.dry {
 		return err
 	}
 	var spans []byte // raw span fields of the current batch
@@ -117,6 +142,9 @@ func (p *protoSplitter) scopeSpans(rsHeader, ss []byte, base int) error {
 // flush rebuilds a TracesData holding one resource, one scope and some spans,
 // and decodes it with pdata.
 func (p *protoSplitter) flush(rsHeader, ssHeader, spans []byte) error {
+	if p.dry {
+		return nil
+	}
 	if ssHeader == nil && spans == nil && rsHeader == nil {
 		return nil
 	}

@@ -60,12 +60,13 @@ func fuzzCorpus(t *testing.T, name string) map[string][]byte {
 	return out
 }
 
-// convertWith converts data with the fast OTLP JSON reader on or off and
-// returns the Chrome file, or the error.
+// convertWith converts data with the fast paths (the OTLP JSON reader, small
+// protobuf messages decoded whole) on or off and returns the Chrome file, or
+// the error.
 func convertWith(t *testing.T, fast bool, name string, data []byte) (string, error) {
-	old := useFastJSON
-	useFastJSON = fast
-	defer func() { useFastJSON = old }()
+	old := useFastPaths
+	useFastPaths = fast
+	defer func() { useFastPaths = old }()
 	c := New(WithMaxInputSize(64 << 20))
 	if err := c.Decode(name, bytes.NewReader(data)); err != nil {
 		return "", err
@@ -78,8 +79,10 @@ func convertWith(t *testing.T, fast bool, name string, data []byte) (string, err
 }
 
 // TestFastJSONSameTimeline converts every test input and every input in the
-// fuzzers' corpus twice, with the fast OTLP JSON reader and with pdata's
-// decoder alone: the Chrome files must be byte-identical, the errors too.
+// fuzzers' corpus twice, with the fast paths on (the OTLP JSON reader, small
+// protobuf messages decoded whole) and off (pdata's JSON decoder, every
+// protobuf message split by the converter): the Chrome files must be
+// byte-identical, the errors too.
 func TestFastJSONSameTimeline(t *testing.T) {
 	inputs := map[string][]byte{}
 	for _, f := range differentialInputs(t) {
