@@ -2,6 +2,8 @@ package converter
 
 import (
 	"bytes"
+	"cmp"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -399,7 +401,7 @@ func (l *layout) placeLanes(m *model) {
 	for pi, p := range procIDs {
 		l.procs = append(l.procs, procOut{rec: p, pid: int64(pi + 1), sort: pi})
 		spans := byProc[p]
-		sort.Slice(spans, func(a, b int) bool { return l.less(spans[a], spans[b]) })
+		slices.SortFunc(spans, l.compare)
 		sel = append(sel, l.placeProc(m, pi, spans)...)
 	}
 	l.sel = sel
@@ -481,7 +483,7 @@ func (l *layout) placeProc(m *model, pi int, spans []int32) []int32 {
 		}
 		l.lanes = append(l.lanes, laneOut{proc: pi, tid: int64(k + 1), name: name, sort: k})
 	}
-	sort.SliceStable(spans, func(a, b int) bool { return l.lane[spans[a]] < l.lane[spans[b]] })
+	slices.SortStableFunc(spans, func(a, b int32) int { return cmp.Compare(l.lane[a], l.lane[b]) })
 	return spans
 }
 
@@ -541,21 +543,23 @@ func (h *minHeap[T]) pop() T {
 
 // less orders spans for placement: by start, longer first, parents before
 // children, then by IDs so equal spans still order deterministically.
-func (l *layout) less(a, b int32) bool {
+// compare orders spans by start, longest first at the same start, outer
+// before inner, then by trace and span ID: a total order.
+func (l *layout) compare(a, b int32) int {
 	sa, sb := l.rec(a), l.rec(b)
 	if x, y := sa.start+l.shift[a], sb.start+l.shift[b]; x != y {
-		return x < y
+		return cmp.Compare(x, y)
 	}
 	if x, y := sa.end+l.shift[a], sb.end+l.shift[b]; x != y {
-		return x > y
+		return cmp.Compare(y, x)
 	}
 	if l.depth[a] != l.depth[b] {
-		return l.depth[a] < l.depth[b]
+		return cmp.Compare(l.depth[a], l.depth[b])
 	}
 	if c := bytes.Compare(sa.trace[:], sb.trace[:]); c != 0 {
-		return c < 0
+		return c
 	}
-	return bytes.Compare(sa.id[:], sb.id[:]) < 0
+	return bytes.Compare(sa.id[:], sb.id[:])
 }
 
 // times returns span i's start and end after clock-skew correction.
