@@ -12,8 +12,8 @@
 //	go run ./examples/scaleout -out scaleout-run
 //
 // Run it from the repository root. The integration test
-// (scaleout_integration_test.go) runs the same, plus a one-backend run and a
-// backend killed mid-load.
+// (scaleout_integration_test.go) runs the same, plus a one-backend run, a
+// backend killed mid-load, and the balancer's ring changed under traffic.
 package main
 
 import (

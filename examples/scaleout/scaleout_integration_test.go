@@ -307,7 +307,7 @@ func TestScaleOutRingChange(t *testing.T) {
 	// longer than trace_idle_timeout + trace_retention), then read them.
 	scraped := make([]map[string]float64, c.backends)
 	c.drained = func(tr *tier) error {
-		settle := c.idle + c.retention + time.Second
+		settle := c.idle + c.retention + 2*time.Second
 		var last string
 		stable := time.Now()
 		for deadline := time.Now().Add(time.Minute); ; {
