@@ -298,7 +298,7 @@ func traceIDString(tr int) string {
 
 // TestSplitTracesCounted: spans of a trace that come after its file was
 // written and released start a part file and count as late_spans; a trace
-// released without the parent of its spans (the rest went to another
+// released without its root span (the root went to another
 // collector) counts as missing_parent. Both in the exporter's own telemetry.
 func TestSplitTracesCounted(t *testing.T) {
 	dir := t.TempDir()

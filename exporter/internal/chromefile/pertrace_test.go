@@ -600,8 +600,8 @@ func TestPerTraceBackgroundRetriesEveryTick(t *testing.T) {
 
 // TestPerTraceReportsSplits: a trace whose spans reach the sink after its
 // earlier spans left memory is reported once as late_spans, whatever its
-// later file is named; a trace that leaves memory lacking the parent of some
-// of its spans is reported as missing_parent, unless a rewrite within
+// later file is named; a trace that leaves memory lacking its root span is
+// reported as missing_parent, unless a rewrite within
 // retention completed it. Every span is in exactly one file.
 func TestPerTraceReportsSplits(t *testing.T) {
 	dir := t.TempDir()
