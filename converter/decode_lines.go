@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sync"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
@@ -26,64 +25,37 @@ func (d *decoder) decodeLines(name string, data []byte) error {
 		_, err := d.linesFrom(name, data, 0, len(data), 1)
 		return err
 	}
-	type result struct {
-		tds []ptrace.Traces
-		err error
-	}
-	type job struct {
-		start, end, line int
-		out              chan result
-	}
-	jobs := make(chan job)
-	var wg sync.WaitGroup
-	// On return, an error or not, no worker is left running.
-	defer func() {
-		close(jobs)
-		wg.Wait()
-	}()
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				wd := *d // a worker's own document positions
-				var tds []ptrace.Traces
-				wd.add = func(td ptrace.Traces) { tds = append(tds, td) }
-				_, err := wd.linesFrom(name, data, j.start, j.end, j.line)
-				j.out <- result{tds, err} // buffered: never blocks
-			}
-		}()
-	}
-	// Chunks end at a line end; at most 2 per worker are in flight.
-	var pending []job
-	start, line := 0, 1
-	send := func() {
-		end := min(start+linesChunk, len(data))
-		if i := bytes.IndexByte(data[end:], '\n'); i >= 0 && end < len(data) {
+	// Chunks end at a line end.
+	type chunk struct{ start, end, line int }
+	var chunks []chunk
+	for start, line := 0, 1; start < len(data); {
+		end := start + linesChunk
+		if i := bytes.IndexByte(data[min(end, len(data)):], '\n'); i >= 0 && end < len(data) {
 			end += i + 1
 		} else {
 			end = len(data)
 		}
-		j := job{start: start, end: end, line: line, out: make(chan result, 1)}
+		chunks = append(chunks, chunk{start, end, line})
 		line += bytes.Count(data[start:end], []byte("\n"))
 		start = end
-		jobs <- j // a worker takes it once done with its current chunk
-		pending = append(pending, j)
 	}
-	for start < len(data) || len(pending) > 0 {
-		for start < len(data) && len(pending) < 2*workers {
-			send()
-		}
-		r := <-pending[0].out
-		pending = pending[1:]
+	type result struct {
+		tds []ptrace.Traces
+		err error
+	}
+	return inOrder(workers, len(chunks), func(k int) result {
+		wd := *d // a worker's own document positions
+		var tds []ptrace.Traces
+		wd.add = func(td ptrace.Traces) { tds = append(tds, td) }
+		c := chunks[k]
+		_, err := wd.linesFrom(name, data, c.start, c.end, c.line)
+		return result{tds, err}
+	}, func(r result) error {
 		for _, td := range r.tds {
 			d.add(td)
 		}
-		if r.err != nil {
-			return r.err
-		}
-	}
-	return nil
+		return r.err
+	})
 }
 
 // linesFrom decodes the lines in data[start:end], the first of which is

@@ -119,17 +119,9 @@ func (cw *chromeWriter) encode(absolute bool) Stats {
 	}
 	st.Threads = len(l.lanes)
 
-	for _, i := range l.sel {
-		cw.slice(i)
-		st.Spans++
-		s := cw.l.rec(i)
-		for k := s.events; k < s.events+s.nEvents; k++ {
-			cw.instant(i, &m.events[k])
-			st.Instants++
-		}
-		if cw.err != nil {
-			return st
-		}
+	cw.slices(&st)
+	if cw.err != nil {
+		return st
 	}
 	id := int64(0)
 	for _, f := range l.flows {
@@ -156,7 +148,7 @@ func (cw *chromeWriter) begin() {
 		cw.enc.buf = append(cw.enc.buf, ",\n"...)
 	}
 	cw.first = false
-	if len(cw.enc.buf) >= flushSize {
+	if len(cw.enc.buf) >= flushSize && cw.w != nil {
 		cw.flush()
 	}
 }
