@@ -168,11 +168,7 @@ func (d *decoder) sniff(br *bufio.Reader, depth int, wrap string) error {
 	}
 	switch {
 	case first == '{' || first == '[':
-		data, err := d.readAll(br, name, depth > 0)
-		if err != nil {
-			return err
-		}
-		return d.decodeJSON(name, data)
+		return d.decodeJSONInput(name, br, depth > 0)
 	case head[0] == 0x0a:
 		// Field 1 (resource_spans), wire type 2: a TracesData or
 		// ExportTraceServiceRequest message, which share one wire format.

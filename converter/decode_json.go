@@ -1,10 +1,12 @@
 package converter
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -21,12 +23,47 @@ func (d *decoder) decodeJSON(name string, data []byte) error {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	d.docOff, d.docLine, d.docCol = 0, 1, 0
 	if isJSONLines(data) {
-		return d.decodeLines(name, data)
+		return d.decodeLines(name, bufio.NewReader(bytes.NewReader(data)))
 	}
 	if err := d.decodeDoc(data); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
+}
+
+// linesProbe bounds the first line read to tell JSON Lines from one
+// document; JSON Lines whose first line is longer are read whole.
+const linesProbe = 8 << 20
+
+// decodeJSONInput reads JSON from br: JSON Lines as they stream (a line at
+// most the size limit), anything else as one document (at most the limit).
+// It reads the first line, and streams lines when that line is a whole
+// document and more follows, as isJSONLines tells them apart.
+func (d *decoder) decodeJSONInput(name string, br *bufio.Reader, compressed bool) error {
+	var head []byte
+	for {
+		part, err := br.ReadSlice('\n')
+		head = append(head, part...)
+		if int64(len(head)) > min(d.max, linesProbe) {
+			break // one document, or lines too long to stream: read whole
+		}
+		if err == bufio.ErrBufferFull || err == nil && len(bytes.TrimSpace(head)) == 0 {
+			continue // a long first line, or leading blank lines
+		}
+		if err == nil && json.Valid(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))) {
+			if _, err := firstSignificant(br); err == nil {
+				head = bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
+				d.docOff, d.docLine, d.docCol = 0, 1, 0
+				return d.decodeLines(name, bufio.NewReaderSize(io.MultiReader(bytes.NewReader(head), br), 64<<10))
+			}
+		}
+		break
+	}
+	data, err := d.readAll(io.MultiReader(bytes.NewReader(head), br), name, compressed)
+	if err != nil {
+		return err
+	}
+	return d.decodeJSON(name, data)
 }
 
 // isJSONLines reports whether data holds more than one JSON document, one per

@@ -1,9 +1,11 @@
 package converter
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -14,41 +16,67 @@ import (
 // that a few in flight hold little memory.
 const linesChunk = 256 << 10
 
-// decodeLines decodes JSON Lines, one document per line. Lines are
-// independent, so chunks of them are decoded on every core at once and the
-// results handed on in input order; the first error, in input order, ends
-// the input after the spans of the lines before it, as when one goroutine
-// reads them all.
-func (d *decoder) decodeLines(name string, data []byte) error {
-	workers := runtime.GOMAXPROCS(0)
-	if workers < 2 || len(data) < 2*linesChunk {
-		_, err := d.linesFrom(name, data, 0, len(data), 1)
-		return err
-	}
-	// Chunks end at a line end.
-	type chunk struct{ start, end, line int }
-	var chunks []chunk
-	for start, line := 0, 1; start < len(data); {
-		end := start + linesChunk
-		if i := bytes.IndexByte(data[min(end, len(data)):], '\n'); i >= 0 && end < len(data) {
-			end += i + 1
-		} else {
-			end = len(data)
+// linesChunkOf is a run of whole lines: bytes from byte off of the input,
+// the first being line number line.
+type linesChunkOf struct {
+	data []byte
+	off  int64
+	line int
+}
+
+// decodeLines decodes JSON Lines, one document per line, as they stream
+// from br: the limit on input size holds for each line, not for the whole,
+// and the input is never held whole. Lines are independent, so chunks of
+// them are decoded on every core at once and the results handed on in input
+// order; the first error, in input order, ends the input after the spans of
+// the lines before it, as when one goroutine reads them all.
+func (d *decoder) decodeLines(name string, br *bufio.Reader) error {
+	var (
+		off  int64
+		line = 1
+		done bool
+	)
+	next := func() (linesChunkOf, bool, error) {
+		if done {
+			return linesChunkOf{}, false, nil
 		}
-		chunks = append(chunks, chunk{start, end, line})
-		line += bytes.Count(data[start:end], []byte("\n"))
-		start = end
+		c := linesChunkOf{data: make([]byte, 0, linesChunk+4096), off: off, line: line}
+		lineStart := 0
+		for {
+			part, err := br.ReadSlice('\n')
+			c.data = append(c.data, part...)
+			if int64(len(c.data)-lineStart) > d.max {
+				return c, false, fmt.Errorf("%s: line %d is larger than the limit of %d bytes (after decompression)", name, line, d.max)
+			}
+			if err == bufio.ErrBufferFull {
+				continue // the line goes on
+			}
+			if err == io.EOF {
+				done = true
+				off += int64(len(c.data))
+				return c, len(c.data) > 0, nil
+			}
+			if err != nil {
+				return c, false, fmt.Errorf("%s: reading at byte %d: %w", name, off+int64(len(c.data)), err)
+			}
+			line++
+			lineStart = len(c.data)
+			if len(c.data) >= linesChunk {
+				break
+			}
+		}
+		off += int64(len(c.data))
+		return c, true, nil
 	}
 	type result struct {
 		tds []ptrace.Traces
 		err error
 	}
-	return inOrder(workers, len(chunks), func(k int) result {
+	return inOrder(runtime.GOMAXPROCS(0), next, func(c linesChunkOf) result {
 		wd := *d // a worker's own document positions
 		var tds []ptrace.Traces
 		wd.add = func(td ptrace.Traces) { tds = append(tds, td) }
-		c := chunks[k]
-		_, err := wd.linesFrom(name, data, c.start, c.end, c.line)
+		err := wd.linesFrom(name, c)
 		return result{tds, err}
 	}, func(r result) error {
 		for _, td := range r.tds {
@@ -58,31 +86,30 @@ func (d *decoder) decodeLines(name string, data []byte) error {
 	})
 }
 
-// linesFrom decodes the lines in data[start:end], the first of which is
-// line number line, and returns the number of the line after them.
-func (d *decoder) linesFrom(name string, data []byte, start, end, line int) (int, error) {
-	for start < end {
-		stop := bytes.IndexByte(data[start:end], '\n')
+// linesFrom decodes the lines of c.
+func (d *decoder) linesFrom(name string, c linesChunkOf) error {
+	data, line := c.data, c.line
+	for start := 0; start < len(data); line++ {
+		stop := bytes.IndexByte(data[start:], '\n')
 		if stop < 0 {
-			stop = end
+			stop = len(data)
 		} else {
 			stop += start
 		}
 		raw := data[start:stop]
 		if doc := bytes.TrimSpace(raw); len(doc) > 0 {
 			d.docCol = bytes.Index(raw, doc)
-			d.docOff = int64(start + d.docCol)
+			d.docOff = c.off + int64(start+d.docCol)
 			d.docLine = line
 			if err := d.decodeDoc(doc); err != nil {
 				var pe *posError
 				if errors.As(err, &pe) {
-					return line, fmt.Errorf("%s: %w", name, err) // says the line itself
+					return fmt.Errorf("%s: %w", name, err) // says the line itself
 				}
-				return line, fmt.Errorf("%s: line %d: %w", name, line, err)
+				return fmt.Errorf("%s: line %d: %w", name, line, err)
 			}
 		}
 		start = stop + 1
-		line++
 	}
-	return line, nil
+	return nil
 }

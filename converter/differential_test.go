@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -286,6 +287,13 @@ func TestJSONLinesParallel(t *testing.T) {
 			if err1.Error() != errN.Error() {
 				t.Errorf("%s: errors differ:\none core: %v\nseveral:  %v", name, err1, errN)
 			}
+			// The broken line is named, and where it starts in the input.
+			lineStart := len(bytes.Join(lines[:late], nil))
+			if name == "bad trace ID" && !strings.Contains(err1.Error(), fmt.Sprintf("(line %d, column ", late+1)) ||
+				name == "syntax error" && !strings.Contains(err1.Error(), fmt.Sprintf("(line %d, column ", late+1)) ||
+				name == "not OTLP" && !strings.Contains(err1.Error(), fmt.Sprintf("line %d: ", late+1)) {
+				t.Errorf("%s: error does not name line %d (starting at byte %d): %v", name, late+1, lineStart, err1)
+			}
 			if name == "whole" {
 				t.Errorf("whole input failed: %v", err1)
 			}
@@ -294,5 +302,30 @@ func TestJSONLinesParallel(t *testing.T) {
 		case name != "whole":
 			t.Errorf("%s: no error", name)
 		}
+	}
+}
+
+// TestJSONLinesStream: JSON Lines stream, so the input size limit holds for
+// each line, not for the whole input, and a line over it is named.
+func TestJSONLinesStream(t *testing.T) {
+	seed, err := os.ReadFile("testdata/realshape/traces.json.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	longest := 0
+	for _, l := range bytes.Split(seed, []byte("\n")) {
+		longest = max(longest, len(l))
+	}
+	limit := int64(longest + 1)
+	c := New(WithMaxInputSize(limit))
+	if err := c.Decode("in.jsonl", bytes.NewReader(seed)); err != nil {
+		t.Fatalf("JSON Lines of %d bytes, each line within the %d-byte limit: %v", len(seed), limit, err)
+	}
+	if c.Len() == 0 {
+		t.Fatal("no spans")
+	}
+	err = New(WithMaxInputSize(limit-2)).Decode("in.jsonl", bytes.NewReader(seed))
+	if err == nil || !strings.Contains(err.Error(), "is larger than the limit of") || !strings.Contains(err.Error(), "in.jsonl: line ") {
+		t.Fatalf("a line over the limit: err = %v, want the line named", err)
 	}
 }

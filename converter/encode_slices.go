@@ -27,9 +27,13 @@ func (cw *chromeWriter) slices(st *Stats) {
 		return
 	}
 	cw.flush() // what came before goes first
-	chunks := (len(sel) + encodeChunk - 1) / encodeChunk
+	chunks, k := (len(sel)+encodeChunk-1)/encodeChunk, 0
+	next := func() (int, bool, error) {
+		k++
+		return k - 1, k <= chunks, nil
+	}
 	free := make(chan []byte, 2*workers+1)
-	_ = inOrder(workers, chunks, func(k int) []byte {
+	_ = inOrder(workers, next, func(k int) []byte {
 		var buf []byte
 		select {
 		case buf = <-free:

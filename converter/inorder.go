@@ -2,13 +2,26 @@ package converter
 
 import "sync"
 
-// inOrder runs work(0), work(1), ... work(n-1) on up to workers goroutines
-// and hands the results to use in that order, holding at most 2*workers
-// results at once. It returns use's first error, once the work under way has
-// ended: no goroutine outlives the call.
-func inOrder[T any](workers, n int, work func(k int) T, use func(T) error) error {
+// inOrder takes jobs from next until it reports no more (or an error), runs
+// work on each on up to workers goroutines, and hands the results to use in
+// the jobs' order, holding at most 2*workers results at once. It returns
+// use's first error, or else next's, once the work under way has ended: no
+// goroutine outlives the call. With one worker it runs everything in turn
+// on the caller's goroutine.
+func inOrder[J, T any](workers int, next func() (J, bool, error), work func(J) T, use func(T) error) error {
+	if workers < 2 {
+		for {
+			j, ok, err := next()
+			if err != nil || !ok {
+				return err
+			}
+			if err := use(work(j)); err != nil {
+				return err
+			}
+		}
+	}
 	type job struct {
-		k   int
+		j   J
 		out chan T
 	}
 	jobs := make(chan job)
@@ -22,17 +35,26 @@ func inOrder[T any](workers, n int, work func(k int) T, use func(T) error) error
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				j.out <- work(j.k) // buffered: never blocks
+				j.out <- work(j.j) // buffered: never blocks
 			}
 		}()
 	}
 	var pending []chan T
-	for next := 0; next < n || len(pending) > 0; {
-		for next < n && len(pending) < 2*workers {
+	var nextErr error
+	more := true
+	for more || len(pending) > 0 {
+		for more && len(pending) < 2*workers {
+			j, ok, err := next()
+			if err != nil || !ok {
+				more, nextErr = false, err
+				break
+			}
 			out := make(chan T, 1)
-			jobs <- job{next, out} // taken once a worker is free
+			jobs <- job{j, out} // taken once a worker is free
 			pending = append(pending, out)
-			next++
+		}
+		if len(pending) == 0 {
+			break
 		}
 		r := <-pending[0]
 		pending = pending[1:]
@@ -40,5 +62,5 @@ func inOrder[T any](workers, n int, work func(k int) T, use func(T) error) error
 			return err
 		}
 	}
-	return nil
+	return nextErr
 }
