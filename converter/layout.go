@@ -401,7 +401,7 @@ func (l *layout) placeLanes(m *model) {
 	for pi, p := range procIDs {
 		l.procs = append(l.procs, procOut{rec: p, pid: int64(pi + 1), sort: pi})
 		spans := byProc[p]
-		slices.SortFunc(spans, l.compare)
+		l.sortSpans(spans)
 		sel = append(sel, l.placeProc(m, pi, spans)...)
 	}
 	l.sel = sel
@@ -560,6 +560,36 @@ func (l *layout) compare(a, b int32) int {
 		return c
 	}
 	return bytes.Compare(sa.id[:], sb.id[:])
+}
+
+// spanOrder is a span's sort key held by value, so sorting a process's
+// spans reads memory in order instead of two span records per comparison.
+type spanOrder struct {
+	start, end int64
+	depth, i   int32
+}
+
+// sortSpans sorts spans in compare's order.
+func (l *layout) sortSpans(spans []int32) {
+	keys := make([]spanOrder, len(spans))
+	for k, i := range spans {
+		s := l.rec(i)
+		keys[k] = spanOrder{s.start + l.shift[i], s.end + l.shift[i], l.depth[i], i}
+	}
+	slices.SortFunc(keys, func(a, b spanOrder) int {
+		switch {
+		case a.start != b.start:
+			return cmp.Compare(a.start, b.start)
+		case a.end != b.end:
+			return cmp.Compare(b.end, a.end)
+		case a.depth != b.depth:
+			return cmp.Compare(a.depth, b.depth)
+		}
+		return l.compare(a.i, b.i)
+	})
+	for k := range keys {
+		spans[k] = keys[k].i
+	}
 }
 
 // times returns span i's start and end after clock-skew correction.
