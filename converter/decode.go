@@ -209,7 +209,8 @@ func firstSignificant(br *bufio.Reader) (byte, error) {
 	}
 }
 
-func (d *decoder) readAll(r io.Reader, name string, compressed bool) ([]byte, error) {
+// readAll reads the rest of r after read, the bytes already taken from it.
+func (d *decoder) readAll(r io.Reader, name string, compressed bool, read []byte) ([]byte, error) {
 	// The buffer grows at most to the limit, never doubling beyond it, and
 	// a one-byte probe tells an input of exactly the limit from a larger
 	// one: an input over the limit costs about the limit, not twice it.
@@ -218,7 +219,16 @@ func (d *decoder) readAll(r io.Reader, name string, compressed bool) ([]byte, er
 	if !compressed && d.sizeHint > 0 && d.sizeHint <= d.max {
 		size = d.sizeHint + 1
 	}
-	buf := make([]byte, 0, min(size, d.max))
+	buf := read
+	if int64(cap(buf)) < min(size, d.max) {
+		buf = append(make([]byte, 0, min(size, d.max)), read...)
+	}
+	if int64(len(buf)) > d.max {
+		return nil, fmt.Errorf("%s: document is larger than the limit of %d bytes (after decompression)", name, d.max)
+	}
+	if int64(cap(buf)) > d.max {
+		buf = buf[:len(buf):d.max] // the limit check below happens at capacity
+	}
 	for {
 		if len(buf) == cap(buf) {
 			if int64(len(buf)) >= d.max {

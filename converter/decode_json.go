@@ -59,7 +59,7 @@ func (d *decoder) decodeJSONInput(name string, br *bufio.Reader, compressed bool
 		}
 		break
 	}
-	data, err := d.readAll(io.MultiReader(bytes.NewReader(head), br), name, compressed)
+	data, err := d.readAll(br, name, compressed, head)
 	if err != nil {
 		return err
 	}
