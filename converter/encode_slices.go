@@ -3,7 +3,7 @@ package converter
 import "runtime"
 
 // encodeChunk is how many spans one worker turns into events at a time.
-const encodeChunk = 2048
+const encodeChunk = 512
 
 // slices writes the complete event of every selected span and the instants
 // of its events, in emission order. Each event depends only on the layout,
