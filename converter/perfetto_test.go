@@ -73,3 +73,44 @@ func TestPerfettoImportsSamples(t *testing.T) {
 	}
 	t.Run("merged", func(t *testing.T) { run(t, names, datas) })
 }
+
+// TestPerfettoImportsRealShape loads the conversion of the real-shaped
+// corpus, in each layout the file exporter wrote it, into Perfetto's own
+// importer: no error stats, every span, instant and arrow as written, arrows
+// exactly as intended (bar declared omissions).
+func TestPerfettoImportsRealShape(t *testing.T) {
+	perfetto.Require(t)
+	inputs, err := filepath.Glob("testdata/realshape/traces.*")
+	if err != nil || len(inputs) != 4 {
+		t.Fatalf("want the 4 layouts of testdata/realshape, have %v (%v)", inputs, err)
+	}
+	for _, in := range inputs {
+		t.Run(filepath.Base(in), func(t *testing.T) {
+			data, err := os.ReadFile(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := converter.New()
+			if err := c.Decode(filepath.Base(in), bytes.NewReader(data)); err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			st, err := c.Encode(&out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := perfetto.Verify(t.Context(), out.Bytes(), perfetto.AllowDeclaredOmissions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Spans != st.Spans || r.Instants != st.Instants || r.Flows != st.Flows {
+				t.Errorf("the importer holds %d spans, %d instants, %d flows; the converter wrote %d, %d, %d",
+					r.Spans, r.Instants, r.Flows, st.Spans, st.Instants, st.Flows)
+			}
+			if st.Spans < 3000 || r.Intended == 0 {
+				t.Errorf("%d spans, %d intended arrows: the corpus no longer holds what it should", st.Spans, r.Intended)
+			}
+			t.Logf("%d spans, %d arrows bound, %d declared left out", st.Spans, r.Flows, len(r.Missing))
+		})
+	}
+}
