@@ -271,9 +271,20 @@ func (p *fastJSON) digits(limit uint64) uint64 {
 	}
 	v := p.unsigned(limit)
 	if quoted {
-		p.eat('"')
+		p.closeQuote()
 	}
 	return v
+}
+
+// closeQuote reads the quote that ends a quoted integer: right after the
+// digits, as pdata refuses "1 " (eat would skip the white space).
+func (p *fastJSON) closeQuote() bool {
+	if p.i < len(p.b) && p.b[p.i] == '"' {
+		p.i++
+		return true
+	}
+	p.fail()
+	return false
 }
 
 // unsigned reads the digits of an integer no larger than limit: no sign,
@@ -322,7 +333,7 @@ func (p *fastJSON) int64() int64 {
 		limit++
 	}
 	v := p.unsigned(limit)
-	if quoted && !p.eat('"') {
+	if quoted && !p.closeQuote() {
 		return 0
 	}
 	if neg {

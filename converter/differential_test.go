@@ -208,6 +208,58 @@ func TestFastJSONMatchesPdata(t *testing.T) {
 	}
 }
 
+// TestFastJSONEdgeCases holds the fast reader to pdata on the number,
+// string and structure forms where the two could part: each document is
+// read by both or left to pdata, never read differently.
+func TestFastJSONEdgeCases(t *testing.T) {
+	const ids = `"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708"`
+	span := func(fields string) string {
+		return `{"resourceSpans":[{"scopeSpans":[{"spans":[{` + ids + fields + `}]}]}]}`
+	}
+	attr := func(value string) string { return span(`,"attributes":[{"key":"k","value":` + value + `}]`) }
+	var docs []string
+	for _, field := range []string{"startTimeUnixNano", "flags", "kind", "droppedAttributesCount"} {
+		for _, v := range []string{`"1 "`, `" 1"`, `"1` + "\n" + `"`, `"01"`, `01`, `"+1"`, `1e2`, `"1.0"`, `-0`, `"-0"`, `-1`,
+			`"0"`, `4294967296`, `"4294967296"`, `2147483648`, `18446744073709551616`, `""`, `null`} {
+			docs = append(docs, span(`,"`+field+`":`+v))
+		}
+	}
+	for _, v := range []string{`"1 "`, `"-1 "`, `"-1` + "\n" + `"`, `"-0"`, `-0`, `"01"`, `"+1"`, `1e2`, `9223372036854775808`,
+		`"-9223372036854775809"`, `-9223372036854775808`, `""`, `"-"`} {
+		docs = append(docs, attr(`{"intValue":`+v+`}`))
+	}
+	for _, v := range []string{`{}`, `{"stringValue":"a\u0000b\/"}`, `{"stringValue":"\uD83D\uDE00"}`, `{"stringValue":"` + "\xff" + `"}`,
+		`{"arrayValue":{}}`, `{"arrayValue":{"values":[{}]}}`, `{"kvlistValue":{"values":[{"key":"a"}]}}`,
+		`{"boolValue":"true"}`, `{"stringValue":"a","intValue":"1"}`} {
+		docs = append(docs, attr(v))
+	}
+	docs = append(docs,
+		span(`,"attributes":[{"value":{"stringValue":"v"},"key":"k"}]`),
+		span(`,"attributes":[{"key":"k"},{"key":"k"}]`),
+		span(`,"name":"`+"í "+`"`),
+		`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"","spanId":"","parentSpanId":""}]}]}]}`,
+		`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102030405060708090A0B0C0D0E0F10","spanId":"0102030405060708"}]}]}]}`,
+		"\r\n"+span(`,"kind":1`+"\r"+`,"name":"x"`)+"\r\n",
+		span(``)+"\x00",
+	)
+	for _, doc := range docs {
+		td, ok := fastOTLPJSON([]byte(doc))
+		if !ok {
+			continue
+		}
+		want, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces([]byte(doc))
+		if err != nil {
+			t.Errorf("%q: the fast reader took a document pdata refuses: %v", doc, err)
+			continue
+		}
+		a, _ := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
+		b, _ := (&ptrace.ProtoMarshaler{}).MarshalTraces(want)
+		if !bytes.Equal(a, b) {
+			t.Errorf("%q: the fast reader's traces differ from pdata's", doc)
+		}
+	}
+}
+
 // FuzzFastJSON holds the fast OTLP JSON reader to pdata's decoder on any
 // input: what it reads, pdata reads to the same protobuf bytes.
 func FuzzFastJSON(f *testing.F) {
