@@ -236,7 +236,7 @@ func TestFastJSONEdgeCases(t *testing.T) {
 	docs = append(docs,
 		span(`,"attributes":[{"value":{"stringValue":"v"},"key":"k"}]`),
 		span(`,"attributes":[{"key":"k"},{"key":"k"}]`),
-		span(`,"name":"`+"í "+`"`),
+		span(`,"name":"`+"\xed\xa0\x80"+`"`),
 		`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"","spanId":"","parentSpanId":""}]}]}]}`,
 		`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102030405060708090A0B0C0D0E0F10","spanId":"0102030405060708"}]}]}]}`,
 		"\r\n"+span(`,"kind":1`+"\r"+`,"name":"x"`)+"\r\n",
