@@ -32,21 +32,33 @@ type linesChunkOf struct {
 // the lines before it, as when one goroutine reads them all.
 func (d *decoder) decodeLines(name string, br *bufio.Reader) error {
 	var (
-		off  int64
-		line = 1
-		done bool
+		off    int64
+		line   = 1
+		done   bool
+		failed error // ends the input after the lines before it
 	)
 	next := func() (linesChunkOf, bool, error) {
-		if done {
-			return linesChunkOf{}, false, nil
+		if done || failed != nil {
+			return linesChunkOf{}, false, failed
 		}
 		c := linesChunkOf{data: make([]byte, 0, linesChunk+4096), off: off, line: line}
 		lineStart := 0
+		// fail hands on the whole lines read before the one that failed:
+		// an error among them comes first in input order.
+		fail := func(err error) (linesChunkOf, bool, error) {
+			if lineStart == 0 {
+				return linesChunkOf{}, false, err
+			}
+			failed = err
+			c.data = c.data[:lineStart]
+			off += int64(lineStart)
+			return c, true, nil
+		}
 		for {
 			part, err := br.ReadSlice('\n')
 			c.data = append(c.data, part...)
 			if int64(len(c.data)-lineStart) > d.max {
-				return c, false, fmt.Errorf("%s: line %d is larger than the limit of %d bytes (after decompression)", name, line, d.max)
+				return fail(fmt.Errorf("%s: line %d is larger than the limit of %d bytes (after decompression)", name, line, d.max))
 			}
 			if err == bufio.ErrBufferFull {
 				continue // the line goes on
@@ -57,7 +69,7 @@ func (d *decoder) decodeLines(name string, br *bufio.Reader) error {
 				return c, len(c.data) > 0, nil
 			}
 			if err != nil {
-				return c, false, fmt.Errorf("%s: reading at byte %d: %w", name, off+int64(len(c.data)), err)
+				return fail(fmt.Errorf("%s: reading at byte %d: %w", name, off+int64(len(c.data)), err))
 			}
 			line++
 			lineStart = len(c.data)

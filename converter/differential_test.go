@@ -4,13 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/klauspost/compress/zstd"
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -379,5 +382,53 @@ func TestJSONLinesStream(t *testing.T) {
 	err = New(WithMaxInputSize(limit-2)).Decode("in.jsonl", bytes.NewReader(seed))
 	if err == nil || !strings.Contains(err.Error(), "is larger than the limit of") || !strings.Contains(err.Error(), "in.jsonl: line ") {
 		t.Fatalf("a line over the limit: err = %v, want the line named", err)
+	}
+}
+
+// TestJSONLinesFirstErrorInInputOrder: a line over the limit or a read
+// error ends JSON Lines after the lines before it, as a broken line does:
+// those lines are decoded, and an error among them is the one reported,
+// whether or not they share a chunk with the failure.
+func TestJSONLinesFirstErrorInInputOrder(t *testing.T) {
+	const limit = 4096
+	good := `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"%016x","name":"x","startTimeUnixNano":"1","endTimeUnixNano":"5"}]}]}]}` + "\n"
+	lines := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, good, i+1)
+		}
+		return b.String()
+	}
+	broken := `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz"}]}]}]}` + "\n"
+	huge := `{"resourceSpans":["` + strings.Repeat("x", limit) + `"]}` + "\n"
+	failing := func(s string) func() io.Reader {
+		return func() io.Reader {
+			return io.MultiReader(strings.NewReader(s), iotest.ErrReader(errors.New("disk on fire")))
+		}
+	}
+	reader := func(s string) func() io.Reader { return func() io.Reader { return strings.NewReader(s) } }
+	for _, tc := range []struct {
+		name  string
+		in    func() io.Reader
+		spans int
+		err   string
+	}{
+		{"broken, then a line over the limit", reader(lines(1) + broken + huge), 1, "line 2, column "},
+		{"a line over the limit", reader(lines(2) + huge + lines(1)), 2, "line 3 is larger than the limit"},
+		{"broken, then a read error", failing(lines(1) + broken + lines(1)), 1, "line 2, column "},
+		{"a read error", failing(lines(3)), 3, "disk on fire"},
+	} {
+		for _, procs := range []int{1, 4} {
+			old := runtime.GOMAXPROCS(procs)
+			c := New(WithMaxInputSize(limit))
+			err := c.Decode("in.jsonl", tc.in())
+			runtime.GOMAXPROCS(old)
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s, %d cores: err = %v, want %q", tc.name, procs, err, tc.err)
+			}
+			if c.Len() != tc.spans {
+				t.Errorf("%s, %d cores: %d spans, want those of the %d lines before the error", tc.name, procs, c.Len(), tc.spans)
+			}
+		}
 	}
 }
