@@ -56,10 +56,17 @@ func (d *decoder) decodeLines(name string, br *bufio.Reader) error {
 		}
 		for {
 			part, err := br.ReadSlice('\n')
-			c.data = append(c.data, part...)
-			if int64(len(c.data)-lineStart) > d.max {
+			if int64(len(c.data)-lineStart+len(part)) > d.max {
 				return fail(fmt.Errorf("%s: line %d is larger than the limit of %d bytes (after decompression)", name, line, d.max))
 			}
+			if len(c.data)+len(part) > cap(c.data) {
+				// A long line doubles the buffer, but never past the
+				// limit: a line over it costs about the limit, not the
+				// 2-3x that append's growth and its garbage reached.
+				grow := min(int64(max(cap(c.data), len(part))), d.max-int64(len(c.data)-lineStart))
+				c.data = append(make([]byte, 0, int64(len(c.data))+grow), c.data...)
+			}
+			c.data = append(c.data, part...)
 			if err == bufio.ErrBufferFull {
 				continue // the line goes on
 			}
