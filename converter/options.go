@@ -105,9 +105,12 @@ func WithoutSkewCorrection() Option {
 	return func(c *config) { c.noSkewFix = true }
 }
 
-// WithMaxInputSize bounds what Decode holds in memory at once: a JSON document,
-// or one protobuf message or top-level field, after decompression. Larger ones
-// fail with an error naming the input and position. Default
+// WithMaxInputSize bounds each unit Decode reads whole: a JSON document, a
+// JSON line, or one protobuf message or top-level field, after
+// decompression. Larger ones fail with an error naming the input and
+// position. JSON Lines and message streams are not bounded in total; as
+// their lines are decoded on every core, a few units (two per core, and
+// those awaiting the model) may be held at once. Default
 // DefaultMaxInputSize.
 func WithMaxInputSize(n int64) Option {
 	return func(c *config) { c.maxInputSize = n }
