@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/otel2chrome/otel2chrome/internal/listenwait"
 )
 
 // proc is one collector process of the tier: its binary, configuration file
@@ -45,7 +47,7 @@ func (p *proc) start() error {
 		exited <- cmd.Wait()
 		logFile.Close()
 	}(p.cmd, p.exited)
-	if err := waitListening(p.exited, p.addrs...); err != nil {
+	if err := listenwait.Wait(p.exited, time.Minute, p.addrs...); err != nil {
 		p.kill()
 		return fmt.Errorf("%s (log %s): %w", p.name, p.log, err)
 	}
@@ -273,29 +275,6 @@ func freePorts(n int) ([]string, error) {
 		out = append(out, l.Addr().String())
 	}
 	return out, nil
-}
-
-// waitListening waits up to a minute until every address accepts connections.
-func waitListening(exited <-chan error, addrs ...string) error {
-	deadline := time.Now().Add(time.Minute)
-	for _, a := range addrs {
-		for {
-			c, err := net.DialTimeout("tcp", a, time.Second)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case err := <-exited:
-				return fmt.Errorf("exited before listening on %s: %v", a, err)
-			case <-time.After(20 * time.Millisecond):
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("not listening on %s after a minute", a)
-			}
-		}
-	}
-	return nil
 }
 
 // buildCollector builds cmd/otelcol-chrome into dir.

@@ -53,6 +53,7 @@ import (
 
 	"github.com/otel2chrome/otel2chrome/converter/check"
 	"github.com/otel2chrome/otel2chrome/converter/check/perfetto"
+	"github.com/otel2chrome/otel2chrome/internal/listenwait"
 )
 
 const telemetrygenInstall = "go install github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@v0.161.0"
@@ -577,7 +578,7 @@ func startCollector(t *testing.T, bin, work, logPath string, config func(grpcAdd
 			c.exited <- c.cmd.Wait()
 			logFile.Close()
 		}()
-		if lastErr = waitListening(c.exited, c.grpcAddr, c.httpAddr); lastErr == nil {
+		if lastErr = listenwait.Wait(c.exited, time.Minute, c.grpcAddr, c.httpAddr); lastErr == nil {
 			return c
 		}
 		c.cmd.Process.Kill()
@@ -586,29 +587,6 @@ func startCollector(t *testing.T, bin, work, logPath string, config func(grpcAdd
 	}
 	dumpLog(t, logPath)
 	t.Fatalf("collector did not start: %v", lastErr)
-	return nil
-}
-
-// waitListening waits until every address accepts connections.
-func waitListening(exited <-chan error, addrs ...string) error {
-	deadline := time.Now().Add(60 * time.Second)
-	for _, a := range addrs {
-		for {
-			c, err := net.DialTimeout("tcp", a, time.Second)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case err := <-exited:
-				return fmt.Errorf("exited before listening on %s: %v", a, err)
-			case <-time.After(50 * time.Millisecond):
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("not listening on %s after 60s", a)
-			}
-		}
-	}
 	return nil
 }
 

@@ -37,6 +37,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/otel2chrome/otel2chrome/converter/check"
+	"github.com/otel2chrome/otel2chrome/internal/listenwait"
 )
 
 const (
@@ -430,7 +431,7 @@ func restartCollector(t *testing.T, bin, work, logPath string, old *collector) *
 		c.exited <- c.cmd.Wait()
 		logFile.Close()
 	}()
-	if err := waitListening(c.exited, c.grpcAddr, c.httpAddr); err != nil {
+	if err := listenwait.Wait(c.exited, time.Minute, c.grpcAddr, c.httpAddr); err != nil {
 		c.cmd.Process.Kill()
 		<-c.exited
 		dumpLog(t, logPath)
