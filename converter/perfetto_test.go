@@ -45,24 +45,12 @@ func TestPerfettoImportsSamples(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		var out bytes.Buffer
-		st, err := c.Encode(&out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := perfetto.Verify(t.Context(), out.Bytes(), perfetto.AllowDeclaredOmissions())
-		if err != nil {
-			t.Error(err)
-		}
+		r := importConversion(t, c)
 		if r == nil {
 			return
 		}
 		for _, m := range r.Missing {
 			t.Logf("declared omission: %s (%s)", m, m.Why)
-		}
-		if r.Spans != st.Spans || r.Instants != st.Instants || r.Flows != st.Flows {
-			t.Errorf("the importer holds %d spans, %d instants, %d flows; the converter wrote %d, %d, %d",
-				r.Spans, r.Instants, r.Flows, st.Spans, st.Instants, st.Flows)
 		}
 		if r.Intended == 0 || r.Processes < 2 {
 			t.Errorf("%d intended arrows across %d processes: the sample no longer exercises flows", r.Intended, r.Processes)
@@ -94,23 +82,36 @@ func TestPerfettoImportsRealShape(t *testing.T) {
 			if err := c.Decode(filepath.Base(in), bytes.NewReader(data)); err != nil {
 				t.Fatal(err)
 			}
-			var out bytes.Buffer
-			st, err := c.Encode(&out)
-			if err != nil {
-				t.Fatal(err)
+			r := importConversion(t, c)
+			if r == nil {
+				t.FailNow()
 			}
-			r, err := perfetto.Verify(t.Context(), out.Bytes(), perfetto.AllowDeclaredOmissions())
-			if err != nil {
-				t.Fatal(err)
+			if r.Spans < 3000 || r.Intended == 0 {
+				t.Errorf("%d spans, %d intended arrows: the corpus no longer holds what it should", r.Spans, r.Intended)
 			}
-			if r.Spans != st.Spans || r.Instants != st.Instants || r.Flows != st.Flows {
-				t.Errorf("the importer holds %d spans, %d instants, %d flows; the converter wrote %d, %d, %d",
-					r.Spans, r.Instants, r.Flows, st.Spans, st.Instants, st.Flows)
-			}
-			if st.Spans < 3000 || r.Intended == 0 {
-				t.Errorf("%d spans, %d intended arrows: the corpus no longer holds what it should", st.Spans, r.Intended)
-			}
-			t.Logf("%d spans, %d arrows bound, %d declared left out", st.Spans, r.Flows, len(r.Missing))
+			t.Logf("%d spans, %d arrows bound, %d declared left out", r.Spans, r.Flows, len(r.Missing))
 		})
 	}
+}
+
+// importConversion encodes what c holds and loads it into Perfetto's
+// importer (perfetto.Verify, declared omissions allowed): errors are
+// reported, and the importer must hold every span, instant and arrow the
+// converter wrote. It returns the importer's result, nil if none.
+func importConversion(t *testing.T, c *converter.Converter) *perfetto.Result {
+	t.Helper()
+	var out bytes.Buffer
+	st, err := c.Encode(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := perfetto.Verify(t.Context(), out.Bytes(), perfetto.AllowDeclaredOmissions())
+	if err != nil {
+		t.Error(err)
+	}
+	if r != nil && (r.Spans != st.Spans || r.Instants != st.Instants || r.Flows != st.Flows) {
+		t.Errorf("the importer holds %d spans, %d instants, %d flows; the converter wrote %d, %d, %d",
+			r.Spans, r.Instants, r.Flows, st.Spans, st.Instants, st.Flows)
+	}
+	return r
 }
