@@ -80,10 +80,8 @@ func BenchmarkRealShape(b *testing.B) {
 type cost struct{ wall, cpu time.Duration }
 
 func (c cost) String() string {
-	return fmt.Sprintf("%.0f ms wall, %.0f ms CPU", seconds(c.wall)*1e3, seconds(c.cpu)*1e3)
+	return fmt.Sprintf("%.0f ms wall, %.0f ms CPU", c.wall.Seconds()*1e3, c.cpu.Seconds()*1e3)
 }
-
-func seconds(d time.Duration) float64 { return d.Seconds() }
 
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
@@ -148,13 +146,13 @@ func TestRealShapeCost(t *testing.T) {
 		zdec.Close()
 
 		perSpan := func(d time.Duration) string { return fmt.Sprintf("%.0f ns/sp", float64(d.Nanoseconds())/spans) }
-		wall := seconds(c[2].wall) / seconds(c[1].wall)
-		cpu := seconds(c[2].cpu) / seconds(c[1].cpu)
-		wall1 := seconds(one[1].wall) / seconds(one[0].wall)
+		wall := c[2].wall.Seconds() / c[1].wall.Seconds()
+		cpu := c[2].cpu.Seconds() / c[1].cpu.Seconds()
+		wall1 := one[1].wall.Seconds() / one[0].wall.Seconds()
 		t.Logf("%-11s %8.1f %9s %9s | %-21s wall %.2fx cpu %.2fx | %.2fx; vs pdata %.2fx wall",
 			f.name, float64(len(data))/(1<<20), perSpan(c[0].wall), perSpan(c[1].wall),
 			perSpan(c[2].wall)+fmt.Sprintf(" (%.0f cpu)", float64(c[2].cpu.Nanoseconds())/spans),
-			wall, cpu, wall1, seconds(c[2].wall)/seconds(c[0].wall))
+			wall, cpu, wall1, c[2].wall.Seconds()/c[0].wall.Seconds())
 		if f.name != "proto" && f.name != "jsonl" {
 			continue
 		}
@@ -178,7 +176,7 @@ func TestRealShapeLinear(t *testing.T) {
 		small := realShape(t, f, realBenchSpans, true)
 		big := realShape(t, f, 10*realBenchSpans, false)
 		c := measure(t, 3, func() error { return convertAll(small) }, func() error { return convertAll(big) })
-		ratio := seconds(c[1].wall) / seconds(c[0].wall)
+		ratio := c[1].wall.Seconds() / c[0].wall.Seconds()
 		spans := float64(realSpans(t, 10*realBenchSpans)) / float64(realSpans(t, realBenchSpans))
 		t.Logf("%s: %d spans %v, %d spans %v: %.1fx the time for %.1fx the spans (target <= 11x for 10x)",
 			name, realSpans(t, realBenchSpans), c[0], realSpans(t, 10*realBenchSpans), c[1], ratio, spans)
@@ -294,9 +292,9 @@ func TestRealShapePeer(t *testing.T) {
 			}
 		}
 	}
-	ratio := seconds(theirs) / seconds(ours)
+	ratio := theirs.Seconds() / ours.Seconds()
 	t.Logf("%d spans, %.1f MiB of OTLP JSON lines: otel2chrome %.0f ms, convert.py %.0f ms: %.1fx faster (target >= 20x); otel2chrome peak RSS (VmHWM, polled every ms) %.0f MiB = %.2fx the input",
-		realSpans(t, realBenchSpans), float64(len(data))/(1<<20), seconds(ours)*1e3, seconds(theirs)*1e3, ratio,
+		realSpans(t, realBenchSpans), float64(len(data))/(1<<20), ours.Seconds()*1e3, theirs.Seconds()*1e3, ratio,
 		float64(rss)/(1<<20), float64(rss)/float64(len(data)))
 	for _, f := range realFormats {
 		if f.name == "jsonl" {
@@ -309,7 +307,7 @@ func TestRealShapePeer(t *testing.T) {
 		}
 		d, hwm := run(bin, in)
 		t.Logf("otel2chrome on %.1f MiB of %s: %.0f ms, peak RSS %.0f MiB = %.2fx the input",
-			float64(len(data))/(1<<20), f.name, seconds(d)*1e3, float64(hwm)/(1<<20), float64(hwm)/float64(len(data)))
+			float64(len(data))/(1<<20), f.name, d.Seconds()*1e3, float64(hwm)/(1<<20), float64(hwm)/float64(len(data)))
 	}
 	// The target is not met (10-13x): pdata's JSON decoding alone costs
 	// about 1/20 of the peer's time. The test guards what is reached.
