@@ -27,6 +27,7 @@ const (
 )
 
 var (
+	utf8BOM   = []byte("\xef\xbb\xbf") // skipped before JSON
 	gzipMagic = []byte{0x1f, 0x8b}
 	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 )
@@ -196,7 +197,7 @@ func isStreamHead(br *bufio.Reader) bool {
 func firstSignificant(br *bufio.Reader) (byte, error) {
 	for n := 64; ; n *= 4 {
 		b, err := br.Peek(n)
-		b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+		b = bytes.TrimPrefix(b, utf8BOM)
 		if i := bytes.IndexFunc(b, func(r rune) bool { return r != ' ' && r != '\t' && r != '\n' && r != '\r' }); i >= 0 {
 			return b[i], nil
 		}

@@ -20,7 +20,7 @@ import (
 // the collector file exporter writes), each of which may be OTLP JSON or one of
 // the Jaeger shapes.
 func (d *decoder) decodeJSON(name string, data []byte) error {
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	data = bytes.TrimPrefix(data, utf8BOM)
 	d.docOff, d.docLine, d.docCol = 0, 1, 0
 	if isJSONLines(data) {
 		return d.decodeLines(name, bufio.NewReader(bytes.NewReader(data)))
@@ -50,10 +50,9 @@ func (d *decoder) decodeJSONInput(name string, br *bufio.Reader, compressed bool
 		if err == bufio.ErrBufferFull || err == nil && len(bytes.TrimSpace(head)) == 0 {
 			continue // a long first line, or leading blank lines
 		}
-		if err == nil && json.Valid(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))) {
+		if err == nil && json.Valid(bytes.TrimPrefix(head, utf8BOM)) {
 			if _, err := firstSignificant(br); err == nil {
-				head = bytes.TrimPrefix(head, []byte("\xef\xbb\xbf"))
-				d.docOff, d.docLine, d.docCol = 0, 1, 0
+				head = bytes.TrimPrefix(head, utf8BOM)
 				return d.decodeLines(name, bufio.NewReaderSize(io.MultiReader(bytes.NewReader(head), br), 64<<10))
 			}
 		}
