@@ -236,18 +236,7 @@ func TestLimitsDropCountedLoggedAndNamedInFile(t *testing.T) {
 	require.NoError(t, exp.ConsumeTraces(context.Background(), withPayload(batch("big", 2, 0, 5), 400<<10)))
 	require.NoError(t, exp.Shutdown(context.Background()))
 
-	got, err := tt.GetMetric("otelcol_exporter_chrome_spans_dropped")
-	require.NoError(t, err)
-	sum, ok := got.Data.(metricdata.Sum[int64])
-	require.True(t, ok, "a sum, got %T", got.Data)
-	assert.True(t, sum.IsMonotonic)
-	byReason := map[string]int64{}
-	for _, dp := range sum.DataPoints {
-		reason, _ := dp.Attributes.Value("reason")
-		byReason[reason.AsString()] = dp.Value
-		exporter, _ := dp.Attributes.Value("exporter")
-		assert.Equal(t, set.ID.String(), exporter.AsString(), "the exporter named, as exporterhelper names it")
-	}
+	byReason := countsByReason(t, tt, "otelcol_exporter_chrome_spans_dropped", set.ID)
 	assert.Equal(t, map[string]int64{"max_spans_per_trace": 20, "max_memory_mb": 3}, byReason)
 
 	warnings := logs.All()
@@ -323,7 +312,17 @@ func TestSplitTracesCounted(t *testing.T) {
 	require.NoError(t, exp.ConsumeTraces(ctx, batch("svc", 1, 4, 6))) // late: a part file
 	require.NoError(t, exp.Shutdown(ctx))
 
-	got, err := tt.GetMetric("otelcol_exporter_chrome_traces_split")
+	byReason := countsByReason(t, tt, "otelcol_exporter_chrome_traces_split", set.ID)
+	assert.Equal(t, map[string]int64{"late_spans": 1, "missing_parent": 1}, byReason)
+	assert.Len(t, readChrome(t, first).SpanSlices, 4)
+	assert.Len(t, readChrome(t, filepath.Join(dir, "svc-"+traceIDString(1)+".2.json")).SpanSlices, 2, "the part file holds every late span")
+}
+
+// countsByReason reads the exporter's monotonic counter name, every data
+// point naming this exporter as exporterhelper names it, by its reason.
+func countsByReason(t *testing.T, tt *componenttest.Telemetry, name string, id component.ID) map[string]int64 {
+	t.Helper()
+	got, err := tt.GetMetric(name)
 	require.NoError(t, err)
 	sum, ok := got.Data.(metricdata.Sum[int64])
 	require.True(t, ok, "a sum, got %T", got.Data)
@@ -332,8 +331,8 @@ func TestSplitTracesCounted(t *testing.T) {
 	for _, dp := range sum.DataPoints {
 		reason, _ := dp.Attributes.Value("reason")
 		byReason[reason.AsString()] = dp.Value
+		exporter, _ := dp.Attributes.Value("exporter")
+		assert.Equal(t, id.String(), exporter.AsString(), "the exporter named, as exporterhelper names it")
 	}
-	assert.Equal(t, map[string]int64{"late_spans": 1, "missing_parent": 1}, byReason)
-	assert.Len(t, readChrome(t, first).SpanSlices, 4)
-	assert.Len(t, readChrome(t, filepath.Join(dir, "svc-"+traceIDString(1)+".2.json")).SpanSlices, 2, "the part file holds every late span")
+	return byReason
 }
