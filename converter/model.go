@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"hash/fnv"
 	"sort"
-	"strconv"
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -80,8 +79,7 @@ type model struct {
 	procs  []procRec
 	pidx   map[string]uint32
 	arena  arena
-	enc    encoder // scratch for attribute encoding
-	picked picked  // scratch for encodeSpanAttrs
+	prep   *preparer // for spans added from pdata on the model's goroutine
 
 	byTrace  map[pcommon.TraceID][]int32 // see traceSpans
 	byTraceN int                         // spans.len() when byTrace was built
@@ -116,6 +114,7 @@ func newModel(cfg *config) *model {
 		halves:  map[halfKey]half{},
 		servers: map[halfKey]int32{},
 	}
+	m.prep = newPreparer(cfg)
 	m.str("") // index 0 is the empty string
 	return m
 }
@@ -167,158 +166,28 @@ var instanceKeys = []string{"service.instance.id", "host.name", "process.pid", "
 // Resource attributes shown as process labels besides the instance keys.
 var labelKeys = []string{"service.namespace", "service.version", "deployment.environment.name", "deployment.environment", "telemetry.sdk.language"}
 
-func (m *model) proc(res pcommon.Resource) uint32 {
-	attrs := res.Attributes()
-	service := "unknown_service"
-	if v, ok := attrs.Get("service.name"); ok && v.AsString() != "" {
-		service = v.AsString()
-	}
-	var key strings.Builder
-	key.WriteString(service)
-	var labels []string
-	for _, k := range instanceKeys {
-		if v, ok := attrs.Get(k); ok {
-			s := v.AsString()
-			key.WriteString("\x00" + k + "=" + s)
-			labels = append(labels, k+"="+s)
-		}
-	}
-	if i, ok := m.pidx[key.String()]; ok {
+// proc returns the index of the service instance p describes, adding it
+// when new.
+func (m *model) proc(p procRec) uint32 {
+	if i, ok := m.pidx[p.key]; ok {
 		return i
 	}
-	for _, k := range labelKeys {
-		if v, ok := attrs.Get(k); ok {
-			labels = append(labels, k+"="+v.AsString())
-		}
-	}
 	i := uint32(len(m.procs))
-	m.procs = append(m.procs, procRec{key: key.String(), service: service, labels: strings.Join(labels, ",")})
-	m.pidx[key.String()] = i
+	m.procs = append(m.procs, p)
+	m.pidx[p.key] = i
 	return i
 }
 
+// addTraces adds every span of td that passes the filters.
 func (m *model) addTraces(td ptrace.Traces) {
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		rs := rss.At(i)
-		res := rs.Resource()
-		if m.cfg.services != nil {
-			name := ""
-			if v, ok := res.Attributes().Get("service.name"); ok {
-				name = v.AsString()
-			}
-			if _, ok := m.cfg.services[name]; !ok {
-				continue
-			}
-		}
-		proc := uint32(0)
-		procSet := false
-		sss := rs.ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			ss := sss.At(j)
-			scope := ss.Scope().Name()
-			spans := ss.Spans()
-			for k := 0; k < spans.Len(); k++ {
-				sp := spans.At(k)
-				if !m.keep(sp) {
-					continue
-				}
-				if !procSet {
-					proc, procSet = m.proc(res), true
-				}
-				m.addSpan(sp, proc, scope)
-			}
-		}
-	}
+	m.prep.traces(td)
+	m.commit(m.prep.b)
+	m.prep.reset()
 }
 
-func (m *model) keep(sp ptrace.Span) bool {
-	c := m.cfg
-	if c.traceIDs != nil {
-		if _, ok := c.traceIDs[sp.TraceID()]; !ok {
-			return false
-		}
-	}
-	start, end := clampTime(sp.StartTimestamp()), clampTime(sp.EndTimestamp())
-	if start == 0 {
-		// No start time: on a timeline it would sit in 1970 and stretch
-		// the view over half a century. Left out, and counted.
-		m.noStart++
-		return false
-	}
-	if end < start {
-		end = start
-	}
-	if c.minDuration > 0 && end-start < c.minDuration {
-		// Its children stay, attached to its nearest kept ancestor, so
-		// where it hung from is kept.
-		if p := sp.ParentSpanID(); !p.IsEmpty() {
-			if m.dropped == nil {
-				m.dropped = map[spanKey]pcommon.SpanID{}
-			}
-			m.dropped[keyOf(sp.TraceID(), sp.SpanID())] = p
-		}
-		return false
-	}
-	if c.windowStart != 0 && end < c.windowStart {
-		return false
-	}
-	if c.windowEnd != 0 && start >= c.windowEnd {
-		return false
-	}
-	return true
-}
-
-func (m *model) addSpan(sp ptrace.Span, proc uint32, scope string) {
-	key := keyOf(sp.TraceID(), sp.SpanID())
-	r := spanRec{
-		trace:  sp.TraceID(),
-		id:     sp.SpanID(),
-		parent: sp.ParentSpanID(),
-		start:  clampTime(sp.StartTimestamp()),
-		end:    clampTime(sp.EndTimestamp()),
-		scope:  m.str(scope),
-		proc:   proc,
-		kind:   sp.Kind(),
-		status: sp.Status().Code(),
-	}
-	// OTLP enums are open: a value no version defines (a corrupt or newer
-	// producer's) reads as unspecified/unset, which every later stage knows.
-	if r.kind < ptrace.SpanKindUnspecified || r.kind > ptrace.SpanKindConsumer {
-		r.kind = ptrace.SpanKindUnspecified
-	}
-	if r.status < ptrace.StatusCodeUnset || r.status > ptrace.StatusCodeError {
-		r.status = ptrace.StatusCodeUnset
-	}
-	if r.end < r.start {
-		r.end = r.start
-	}
-	if msg := sp.Status().Message(); msg != "" {
-		r.statusMsg = m.str(truncate(msg, m.cfg.maxAttributeLen))
-	}
-	r.attrs = m.encodeSpanAttrs(sp.Attributes(), &r)
-	r.name = m.str(displayName(sp.Name(), &m.picked))
-	if m.picked.goid > 0 {
-		m.noteGoroutine(key, m.picked.goid)
-	}
-
-	evs := sp.Events()
-	r.events, r.nEvents = int32(len(m.events)), int32(evs.Len())
-	for i := 0; i < evs.Len(); i++ {
-		e := evs.At(i)
-		// An event outside its span (allowed by OTLP) is pinned to the nearest
-		// end, so it stays on the span's slice and never precedes the origin.
-		ts := min(max(clampTime(e.Timestamp()), r.start), r.end)
-		er := eventRec{ts: ts, name: m.str(eventName(e))}
-		er.attrs = m.encodeAttrs(e.Attributes())
-		m.events = append(m.events, er)
-	}
-	links := sp.Links()
-	r.links, r.nLinks = int32(len(m.links)), int32(links.Len())
-	for i := 0; i < links.Len(); i++ {
-		l := links.At(i)
-		m.links = append(m.links, linkRec{trace: l.TraceID(), id: l.SpanID()})
-	}
+// insert adds the record r of span key, merging it with a record of the
+// same span seen before.
+func (m *model) insert(key spanKey, r spanRec) {
 	idx, dup := m.index[key]
 	if !dup {
 		if r.kind == ptrace.SpanKindServer && !r.parent.IsEmpty() && r.parent != r.id {
@@ -565,60 +434,6 @@ func (m *model) noteGoroutine(k spanKey, g int64) {
 type picked struct {
 	route, urlPath, target, urlFull string
 	goid                            int64 // go.goroutine.id
-}
-
-// encodeSpanAttrs encodes a span's attributes into the arena and picks out
-// thread.id and thread.name for r and the HTTP names for displayName.
-func (m *model) encodeSpanAttrs(attrs pcommon.Map, r *spanRec) ref {
-	m.picked = picked{}
-	if attrs.Len() == 0 {
-		return ref{}
-	}
-	e := &m.enc
-	e.buf = append(e.buf[:0], '{')
-	first := true
-	attrs.Range(func(k string, v pcommon.Value) bool {
-		switch k {
-		case "thread.id":
-			switch v.Type() {
-			case pcommon.ValueTypeInt:
-				r.tid, r.hasTID = v.Int(), true
-			case pcommon.ValueTypeStr:
-				if n, err := strconv.ParseInt(v.Str(), 10, 64); err == nil {
-					r.tid, r.hasTID = n, true
-				}
-			}
-		case "thread.name":
-			r.tname = m.str(truncate(v.AsString(), 256))
-		case "http.route":
-			m.picked.route = v.AsString()
-		case "url.path":
-			m.picked.urlPath = v.AsString()
-		case "http.target":
-			m.picked.target = v.AsString()
-		case "url.full":
-			m.picked.urlFull = v.AsString()
-		case goroutineIDKey:
-			if v.Type() == pcommon.ValueTypeInt {
-				m.picked.goid = v.Int()
-			}
-		}
-		e.key(k, first)
-		first = false
-		e.value(v, m.cfg.maxAttributeLen, 1)
-		return true
-	})
-	e.buf = append(e.buf, '}')
-	return m.arena.add(e.buf)
-}
-
-func (m *model) encodeAttrs(attrs pcommon.Map) ref {
-	if attrs.Len() == 0 {
-		return ref{}
-	}
-	m.enc.buf = m.enc.buf[:0]
-	m.enc.attrMap(attrs, m.cfg.maxAttributeLen, 0)
-	return m.arena.add(m.enc.buf)
 }
 
 // maxTime bounds timestamps (year 2116) so that no sum of a time and a
