@@ -93,10 +93,8 @@ func (l *layout) addFlows(m *model) {
 	}
 	hasLinks := false
 	for _, i := range l.sel {
-		s := l.rec(i)
-		for k := s.links; k < s.links+s.nLinks; k++ {
-			lk := m.links[k]
-			j, ok := l.find(m, lk.trace, lk.id)
+		for _, g := range l.refs.link[l.refs.linkAt[i]:l.refs.linkAt[i+1]] {
+			j, ok := l.found(g)
 			if !ok || j == i || l.lane[j] < 0 {
 				continue
 			}

@@ -34,6 +34,7 @@ type layout struct {
 	lanes  []laneOut
 	flows  []flowOut
 	plan   flowPlan
+	refs   refs // what parent and link IDs name in model.index; during layout only
 	// coarse says viewers will read the timestamps at less than
 	// nanosecond precision (absolute epoch time): see addFlows.
 	coarse bool
@@ -91,6 +92,7 @@ func (m *model) layout(only *pcommon.TraceID, cfg *config) *layout {
 	l.shift = make([]int64, n)
 	l.lane = make([]int32, n)
 	l.sel = make([]int32, n)
+	l.refs = l.resolveRefs(m)
 	traces := map[pcommon.TraceID]struct{}{}
 	var lastTrace pcommon.TraceID
 	for i := int32(0); i < int32(n); i++ {
@@ -107,7 +109,7 @@ func (m *model) layout(only *pcommon.TraceID, cfg *config) *layout {
 		if s.parent.IsEmpty() || s.parent == s.id {
 			continue
 		}
-		if p, ok := l.find(m, s.trace, s.parent); ok {
+		if p, ok := l.found(l.refs.parent[i]); ok {
 			l.parent[i] = p
 			if l.rec(p).kind == ptrace.SpanKindClient {
 				// A child of a span ID that a client and a server shared
@@ -141,6 +143,7 @@ func (m *model) layout(only *pcommon.TraceID, cfg *config) *layout {
 	}
 	l.placeLanes(m)
 	l.addFlows(m)
+	l.refs = refs{}
 	return l
 }
 
@@ -220,6 +223,15 @@ func (l *layout) markReparented(i int32) {
 		l.reparented = map[int32]bool{}
 	}
 	l.reparented[i] = true
+}
+
+// found returns the local index of model span g, a span refs found (-1
+// where it found none), if it is in the layout.
+func (l *layout) found(g int32) (int32, bool) {
+	if g < 0 {
+		return 0, false
+	}
+	return l.localIndex(g)
 }
 
 // localIndex returns the local index of model span g, if it is in the layout.
