@@ -62,6 +62,11 @@ type decoder struct {
 	docCol  int // bytes before the document on its first line
 
 	goTraces []*gotrace.Trace // Go execution traces read (decode_gotrace.go)
+
+	// prep, when set, prepares spans for the model on the decoding side
+	// (decodeModel); send hands a prepared batch on.
+	prep *preparer
+	send func(*spanBatch)
 }
 
 // handoffSpans is about how many spans the decoding goroutine hands to the
@@ -75,8 +80,29 @@ func decode(name string, r io.Reader, max int64, progress func(string, int64), a
 // decodeWithGo is decode that also hands on Go execution traces, to addGo
 // (when nil, one is an error).
 func decodeWithGo(name string, r io.Reader, max int64, progress func(string, int64), add func(ptrace.Traces), addGo func(*gotrace.Trace)) error {
-	d := &decoder{name: name, max: max, add: add, progress: progress}
-	d.splitter.add = add
+	d := &decoder{name: name, max: max, progress: progress}
+	return d.run(r, func(h handoff) {
+		for _, td := range h.tds {
+			add(td)
+		}
+	}, addGo)
+}
+
+// decodeModel decodes into prepared batches for a model configured by cfg,
+// handed to commit in input order on the caller's goroutine.
+func decodeModel(name string, r io.Reader, cfg *config, commit func(*spanBatch), addGo func(*gotrace.Trace)) error {
+	d := &decoder{name: name, max: cfg.maxInputSize, progress: cfg.progress, prep: newPreparer(cfg)}
+	return d.run(r, func(h handoff) { commit(h.batch) }, addGo)
+}
+
+// handoff is what the decoding goroutine hands to the model's: pdata
+// messages, or a prepared batch.
+type handoff struct {
+	tds   []ptrace.Traces
+	batch *spanBatch
+}
+
+func (d *decoder) run(r io.Reader, use func(handoff), addGo func(*gotrace.Trace)) error {
 	switch v := r.(type) {
 	case interface{ Stat() (os.FileInfo, error) }:
 		if fi, err := v.Stat(); err == nil && fi.Mode().IsRegular() {
@@ -85,46 +111,77 @@ func decodeWithGo(name string, r io.Reader, max int64, progress func(string, int
 	case interface{ Len() int }:
 		d.sizeHint = int64(v.Len())
 	}
-	if progress != nil {
-		r = &countingReader{r: r, fn: func(n int64) { progress(name, n) }}
+	if d.progress != nil {
+		r = &countingReader{r: r, fn: func(n int64) { d.progress(d.name, n) }}
 	}
-	// Decoding pdata and building the model run as a two-stage pipeline, so
-	// the two halves of the work share the machine's cores. The decoding
+	// Decoding and building the model run as a two-stage pipeline, so the
+	// two halves of the work share the machine's cores. The decoding
 	// goroutine always ends: it stops at the end of the input or the first
 	// error, and this function drains the channel until it does.
 	// Small messages (JSON Lines, the file exporter's stream) are handed
 	// over in batches of about handoffSpans spans, not one by one: a
 	// hand-off per message made the two goroutines wake each other
 	// thousands of times a second.
-	batches := make(chan []ptrace.Traces, 2)
+	handoffs := make(chan handoff, 2)
 	errc := make(chan error, 1)
-	var pending []ptrace.Traces
-	pendingSpans := 0
-	d.add = func(td ptrace.Traces) {
-		pending = append(pending, td)
-		if pendingSpans += td.SpanCount(); pendingSpans >= handoffSpans {
-			batches <- pending
-			pending, pendingSpans = nil, 0
+	if d.prep != nil {
+		// Spans are prepared on this side (filters, attributes) and the
+		// model only commits them.
+		d.add = func(td ptrace.Traces) {
+			d.prep.traces(td)
+			d.prepared()
+		}
+		d.send = func(b *spanBatch) { handoffs <- handoff{batch: b} }
+	} else {
+		var pending []ptrace.Traces
+		pendingSpans := 0
+		d.add = func(td ptrace.Traces) {
+			pending = append(pending, td)
+			if pendingSpans += td.SpanCount(); pendingSpans >= handoffSpans {
+				handoffs <- handoff{tds: pending}
+				pending, pendingSpans = nil, 0
+			}
+		}
+		d.send = func(*spanBatch) {
+			if len(pending) > 0 {
+				handoffs <- handoff{tds: pending}
+				pending, pendingSpans = nil, 0
+			}
 		}
 	}
 	d.splitter.add = d.add
 	go func() {
-		defer close(batches)
+		defer close(handoffs)
 		err := d.sniff(bufio.NewReaderSize(r, 64<<10), 0, "")
-		if len(pending) > 0 {
-			batches <- pending
-		}
+		d.flush()
 		errc <- err
 	}()
-	for batch := range batches {
-		for _, td := range batch {
-			add(td)
-		}
+	for h := range handoffs {
+		use(h)
 	}
 	if err := <-errc; err != nil {
 		return err
 	}
 	return d.handOnGo(addGo)
+}
+
+// prepared hands on the preparer's batch once it holds enough spans.
+func (d *decoder) prepared() {
+	if d.send != nil && len(d.prep.b.spans) >= handoffSpans {
+		d.send(d.prep.take())
+	}
+}
+
+// flush hands on whatever is pending: the preparer's batch, or pdata
+// messages.
+func (d *decoder) flush() {
+	if d.prep == nil {
+		d.send(nil)
+		return
+	}
+	if b := d.prep.b; len(b.spans) > 0 || b.noStart > 0 || len(b.dropped) > 0 {
+		d.send(d.prep.take())
+	}
 }
 
 // sniff detects the format from the first bytes and decodes accordingly.

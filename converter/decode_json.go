@@ -166,7 +166,12 @@ var useFastPaths = true
 
 func (d *decoder) decodeOTLPJSON(doc []byte, format string) error {
 	if useFastPaths {
-		if td, ok := fastOTLPJSON(doc); ok {
+		if d.prep != nil {
+			if d.prep.otlpJSON(doc) {
+				d.prepared()
+				return nil
+			}
+		} else if td, ok := fastOTLPJSON(doc); ok {
 			d.add(td)
 			return nil
 		}

@@ -151,8 +151,19 @@ func (p *fastJSON) key() []byte {
 // str reads a string: valid UTF-8, no raw control characters, escapes
 // other than \uD800-\uDFFF (surrogates, which decoders treat differently).
 func (p *fastJSON) str() string {
-	if !p.eat('"') {
+	b := p.text()
+	if p.bad {
 		return ""
+	}
+	return string(b)
+}
+
+// text reads a string as str does and returns its content: a view of the
+// document, or of the reader's scratch when it has escapes (valid until the
+// next string with escapes).
+func (p *fastJSON) text() []byte {
+	if !p.eat('"') {
+		return nil
 	}
 	start := p.i
 	ascii := true
@@ -164,25 +175,25 @@ func (p *fastJSON) str() string {
 			p.i++
 			if !ascii && !utf8.Valid(s) {
 				p.fail()
-				return ""
+				return nil
 			}
-			return string(s)
+			return s
 		case c == '\\':
 			return p.escaped(start)
 		case c < 0x20:
 			p.fail()
-			return ""
+			return nil
 		case c >= 0x80:
 			ascii = false
 		}
 		p.i++
 	}
 	p.fail()
-	return ""
+	return nil
 }
 
 // escaped finishes a string that began at start and has an escape at p.i.
-func (p *fastJSON) escaped(start int) string {
+func (p *fastJSON) escaped(start int) []byte {
 	buf := append(p.buf[:0], p.b[start:p.i]...)
 	for p.i < len(p.b) {
 		c := p.b[p.i]
@@ -192,12 +203,12 @@ func (p *fastJSON) escaped(start int) string {
 			p.buf = buf
 			if !utf8.Valid(buf) {
 				p.fail()
-				return ""
+				return nil
 			}
-			return string(buf)
+			return buf
 		case c < 0x20:
 			p.fail()
-			return ""
+			return nil
 		case c != '\\':
 			buf = append(buf, c)
 			p.i++
@@ -224,30 +235,30 @@ func (p *fastJSON) escaped(start int) string {
 		case 'u':
 			if p.i+4 > len(p.b) {
 				p.fail()
-				return ""
+				return nil
 			}
 			var r rune
 			for _, h := range p.b[p.i : p.i+4] {
 				v := hexVal(h)
 				if v < 0 {
 					p.fail()
-					return ""
+					return nil
 				}
 				r = r<<4 | rune(v)
 			}
 			if r >= 0xd800 && r < 0xe000 {
 				p.fail()
-				return ""
+				return nil
 			}
 			p.i += 4
 			buf = utf8.AppendRune(buf, r)
 		default:
 			p.fail()
-			return ""
+			return nil
 		}
 	}
 	p.fail()
-	return ""
+	return nil
 }
 
 func hexVal(c byte) int {

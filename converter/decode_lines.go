@@ -16,6 +16,10 @@ import (
 // that a few in flight hold little memory.
 const linesChunk = 256 << 10
 
+// linesChunkCap is the capacity of a chunk's buffer: a chunk ends with the
+// line that crosses linesChunk, and a longer line grows its own buffer.
+const linesChunkCap = linesChunk + 4096
+
 // linesChunkOf is a run of whole lines: bytes from byte off of the input,
 // the first being line number line.
 type linesChunkOf struct {
@@ -32,16 +36,26 @@ type linesChunkOf struct {
 // the lines before it, as when one goroutine reads them all.
 func (d *decoder) decodeLines(name string, br *bufio.Reader) error {
 	var (
-		off    int64
-		line   = 1
-		done   bool
-		failed error // ends the input after the lines before it
+		off     int64
+		line    = 1
+		done    bool
+		failed  error // ends the input after the lines before it
+		workers = runtime.GOMAXPROCS(0)
+		// Chunk buffers serve again once decoded (nothing decoded refers
+		// to them): a fresh one for each chunk cost, in allocating and
+		// zeroing, about as much as reading the input.
+		free = make(chan []byte, 2*workers+1)
 	)
 	next := func() (linesChunkOf, bool, error) {
 		if done || failed != nil {
 			return linesChunkOf{}, false, failed
 		}
-		c := linesChunkOf{data: make([]byte, 0, linesChunk+4096), off: off, line: line}
+		c := linesChunkOf{off: off, line: line}
+		select {
+		case c.data = <-free:
+		default:
+			c.data = make([]byte, 0, linesChunkCap)
+		}
 		lineStart := 0
 		// fail hands on the whole lines read before the one that failed:
 		// an error among them comes first in input order.
@@ -88,18 +102,37 @@ func (d *decoder) decodeLines(name string, br *bufio.Reader) error {
 		return c, true, nil
 	}
 	type result struct {
-		tds []ptrace.Traces
-		err error
+		tds   []ptrace.Traces
+		batch *spanBatch
+		err   error
 	}
-	return inOrder(runtime.GOMAXPROCS(0), next, func(c linesChunkOf) result {
-		wd := *d // a worker's own document positions
-		var tds []ptrace.Traces
-		wd.add = func(td ptrace.Traces) { tds = append(tds, td) }
-		err := wd.linesFrom(name, c)
-		return result{tds, err}
+	return inOrder(workers, next, func(c linesChunkOf) result {
+		wd := *d // a worker's own document positions and preparer
+		var r result
+		if d.prep != nil {
+			wd.prep = newPreparer(d.prep.cfg)
+			wd.add, wd.send = wd.prep.traces, nil // handed on in order by use
+		} else {
+			wd.add = func(td ptrace.Traces) { r.tds = append(r.tds, td) }
+		}
+		r.err = wd.linesFrom(name, c)
+		if cap(c.data) == linesChunkCap {
+			select {
+			case free <- c.data[:0]:
+			default:
+			}
+		}
+		if wd.prep != nil {
+			r.batch = wd.prep.b
+		}
+		return r
 	}, func(r result) error {
 		for _, td := range r.tds {
 			d.add(td)
+		}
+		if r.batch != nil {
+			d.flush() // what came before goes first
+			d.send(r.batch)
 		}
 		return r.err
 	})

@@ -482,20 +482,32 @@ func displayName(name string, p *picked) string {
 // eventName names an instant: exceptions carry their type and message so they
 // are readable without opening the args.
 func eventName(e ptrace.SpanEvent) string {
-	name := e.Name()
+	if e.Name() != "exception" {
+		return eventTitle(e.Name(), "", "")
+	}
+	get := func(k string) string {
+		if v, ok := e.Attributes().Get(k); ok {
+			return v.AsString()
+		}
+		return ""
+	}
+	return eventTitle(e.Name(), get("exception.type"), get("exception.message"))
+}
+
+// eventTitle names an event from its name and, for an exception, the
+// exception.type and exception.message attributes ("" when absent).
+func eventTitle(name, typ, msg string) string {
 	if name != "exception" {
 		if name == "" {
 			return "(unnamed event)"
 		}
 		return name
 	}
-	attrs := e.Attributes()
 	var parts []string
-	if v, ok := attrs.Get("exception.type"); ok && v.AsString() != "" {
-		parts = append(parts, v.AsString())
-	}
-	if v, ok := attrs.Get("exception.message"); ok && v.AsString() != "" {
-		parts = append(parts, v.AsString())
+	for _, s := range []string{typ, msg} {
+		if s != "" {
+			parts = append(parts, s)
+		}
 	}
 	if len(parts) == 0 {
 		return name

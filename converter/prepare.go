@@ -73,6 +73,7 @@ type preparer struct {
 	strIdx map[string]uint32 // the batch's strings
 	enc    encoder           // its buf is the batch's while attributes are encoded
 	picked picked
+	q      jsonReader // the OTLP JSON reader's state (prepare_json.go)
 }
 
 func newPreparer(cfg *config) *preparer {
