@@ -91,7 +91,6 @@ func (l *layout) addFlows(m *model) {
 			l.flows = append(l.flows, flowOut{from: p, to: i})
 		}
 	}
-	hasLinks := false
 	for _, i := range l.sel {
 		for _, g := range l.refs.link[l.refs.linkAt[i]:l.refs.linkAt[i+1]] {
 			j, ok := l.found(g)
@@ -99,7 +98,6 @@ func (l *layout) addFlows(m *model) {
 				continue
 			}
 			l.flows = append(l.flows, flowOut{from: j, to: i, link: true})
-			hasLinks = true
 		}
 	}
 	if len(l.flows) == 0 {
@@ -112,20 +110,6 @@ func (l *layout) addFlows(m *model) {
 		if f.key[fl.to].compare(f.key[fl.from]) < 0 {
 			fl.from, fl.to = fl.to, fl.from
 		}
-	}
-	if hasLinks {
-		// One arrow per pair of spans: a link may repeat a parent hop, and
-		// two spans may link each other.
-		seen := make(map[[2]int32]bool, len(l.flows))
-		kept := l.flows[:0]
-		for _, fl := range l.flows {
-			k := [2]int32{fl.from, fl.to}
-			if !seen[k] {
-				seen[k] = true
-				kept = append(kept, fl)
-			}
-		}
-		l.flows = kept
 	}
 	l.planFlows()
 }
@@ -190,6 +174,24 @@ func (l *layout) planFlows() {
 		f.in[i] = -1
 		f.idOf[i] = int32(i)
 	}
+	slices.SortStableFunc(l.flows, func(a, b flowOut) int {
+		if c := f.key[a.to].compare(f.key[b.to]); c != 0 {
+			return c
+		}
+		return f.key[a.from].compare(f.key[b.from])
+	})
+	// One arrow per pair of spans: a link may repeat a parent hop, and two
+	// spans may link each other. Keys are unique, so sorted the copies of
+	// an arrow are neighbours, the one added first (a parent hop before a
+	// link) first; a map of the pairs seen cost more than the sort.
+	kept := l.flows[:0]
+	for _, fl := range l.flows {
+		if k := len(kept); k > 0 && kept[k-1].from == fl.from && kept[k-1].to == fl.to {
+			continue
+		}
+		kept = append(kept, fl)
+	}
+	l.flows = kept
 	nOut := make([]int32, n)
 	for _, fl := range l.flows {
 		nOut[fl.from]++
@@ -197,12 +199,6 @@ func (l *layout) planFlows() {
 	for i := range f.out {
 		f.out[i] = nOut[i] > 0
 	}
-	slices.SortStableFunc(l.flows, func(a, b flowOut) int {
-		if c := f.key[a.to].compare(f.key[b.to]); c != 0 {
-			return c
-		}
-		return f.key[a.from].compare(f.key[b.from])
-	})
 	for _, fl := range l.flows {
 		f.lastTo[fl.from] = fl.to
 	}
