@@ -92,7 +92,14 @@ func decodeWithGo(name string, r io.Reader, max int64, progress func(string, int
 // handed to commit in input order on the caller's goroutine.
 func decodeModel(name string, r io.Reader, cfg *config, commit func(*spanBatch), addGo func(*gotrace.Trace)) error {
 	d := &decoder{name: name, max: cfg.maxInputSize, progress: cfg.progress, prep: newPreparer(cfg)}
-	return d.run(r, func(h handoff) { commit(h.batch) }, addGo)
+	d.prep.spare = make(chan *spanBatch, 2)
+	return d.run(r, func(h handoff) {
+		commit(h.batch)
+		select {
+		case d.prep.spare <- h.batch:
+		default:
+		}
+	}, addGo)
 }
 
 // handoff is what the decoding goroutine hands to the model's: pdata

@@ -74,18 +74,27 @@ type preparer struct {
 	enc    encoder           // its buf is the batch's while attributes are encoded
 	picked picked
 	q      jsonReader // the OTLP JSON reader's state (prepare_json.go)
+	// spare holds committed batches to fill again, so their buffers are
+	// not garbage for every thousand spans (nil: none come back).
+	spare chan *spanBatch
 }
 
 func newPreparer(cfg *config) *preparer {
 	return &preparer{cfg: cfg, b: &spanBatch{strs: []string{""}}, strIdx: map[string]uint32{"": 0}}
 }
 
-// take returns the batch filled so far and starts a new one.
+// take returns the batch filled so far and starts a new one, in a spare
+// batch when one is at hand.
 func (p *preparer) take() *spanBatch {
 	b := p.b
-	p.b = &spanBatch{strs: []string{""}}
-	clear(p.strIdx)
-	p.strIdx[""] = 0
+	select {
+	case p.b = <-p.spare:
+		p.reset()
+	default:
+		p.b = &spanBatch{strs: []string{""}}
+		clear(p.strIdx)
+		p.strIdx[""] = 0
+	}
 	return b
 }
 
@@ -93,6 +102,7 @@ func (p *preparer) take() *spanBatch {
 func (p *preparer) reset() {
 	b := p.b
 	b.undo(mark{})
+	clear(b.strs[1:]) // the strings are the model's now
 	b.strs = b.strs[:1]
 	clear(p.strIdx)
 	p.strIdx[""] = 0

@@ -62,15 +62,15 @@ type jsonReader struct {
 	scopeAt bool   // its spans began
 
 	// The span being read.
-	name     []byte
-	picked   [4][]byte // http.route, url.path, http.target, url.full
-	evName   []byte    // the event being read: its name and exception
-	excType  []byte
-	excMsg   []byte
-	goid     int64
-	tid      int64
-	hasTID   bool
-	tname    uint32
+	name    []byte
+	picked  [4][]byte // http.route, url.path, http.target, url.full
+	evName  []byte    // the event being read: its name and exception
+	excType []byte
+	excMsg  []byte
+	goid    int64
+	tid     int64
+	hasTID  bool
+	tname   uint32
 }
 
 // view is b as a string without copying; the string must not outlive b's
@@ -204,15 +204,15 @@ func (q *jsonReader) span() {
 	p, b := q.p, q.p.b
 	at := b.mark()
 	var (
-		trace              pcommon.TraceID
-		id, parent         pcommon.SpanID
-		start, end         uint64
-		kind, code         int32
-		statusMsg          uint32
-		attrOff, attrEnd   = len(b.buf), len(b.buf)
-		events, nEvents    = len(b.events), 0
-		links, nLinks      = len(b.links), 0
-		maxLen             = p.cfg.maxAttributeLen
+		trace            pcommon.TraceID
+		id, parent       pcommon.SpanID
+		start, end       uint64
+		kind, code       int32
+		statusMsg        uint32
+		attrOff, attrEnd = len(b.buf), len(b.buf)
+		events, nEvents  = len(b.events), 0
+		links, nLinks    = len(b.links), 0
+		maxLen           = p.cfg.maxAttributeLen
 	)
 	q.name = q.name[:0]
 	q.goid, q.tid, q.hasTID, q.tname = 0, 0, false, 0
