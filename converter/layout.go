@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"slices"
-	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -377,53 +377,96 @@ type goroutine struct {
 // - each only where [layout.fits] allows. So every lane holds properly nested
 // slices, nesting always means descent or the same goroutine, and concurrency
 // shows as parallel lanes. Placement is O(n log n) whatever the shape.
+//
+// Processes are placed independently of each other (a span reads the lane
+// of its parent only in its own process), so with more than one core they
+// are placed at once, each on lanes numbered from 0, and the numbers are
+// made global after.
 func (l *layout) placeLanes(m *model) {
-	byProc := map[uint32][]int32{}
-	for _, i := range l.sel {
-		p := l.rec(i).proc
-		byProc[p] = append(byProc[p], i)
+	procIDs, byProc := l.groupByProc(m)
+	placed := make([]procLanes, len(procIDs))
+	// Largest first, so that no big process starts last.
+	sched := make([]int, len(procIDs))
+	for k := range sched {
+		sched[k] = k
 	}
-	procIDs := make([]uint32, 0, len(byProc))
-	for p := range byProc {
-		procIDs = append(procIDs, p)
-	}
-	// Processes appear in the order their first span starts, so the service
-	// that received the request sits on top; names break ties.
-	firstStart := map[uint32]int64{}
-	for p, spans := range byProc {
-		first := l.rec(spans[0]).start + l.shift[spans[0]]
-		for _, i := range spans {
-			if t := l.rec(i).start + l.shift[i]; t < first {
-				first = t
-			}
+	slices.SortStableFunc(sched, func(a, b int) int {
+		return cmp.Compare(len(byProc[procIDs[b]]), len(byProc[procIDs[a]]))
+	})
+	forChunks(len(sched), 1, func(lo, hi int) {
+		for _, pi := range sched[lo:hi] {
+			spans := byProc[procIDs[pi]]
+			l.sortSpans(spans)
+			placed[pi] = l.placeProc(m, pi, spans)
 		}
-		firstStart[p] = first
-	}
-	sort.Slice(procIDs, func(a, b int) bool {
-		if fa, fb := firstStart[procIDs[a]], firstStart[procIDs[b]]; fa != fb {
-			return fa < fb
-		}
-		pa, pb := &m.procs[procIDs[a]], &m.procs[procIDs[b]]
-		if pa.service != pb.service {
-			return pa.service < pb.service
-		}
-		return pa.key < pb.key
 	})
 	sel := l.sel[:0]
 	for pi, p := range procIDs {
 		l.procs = append(l.procs, procOut{rec: p, pid: int64(pi + 1), sort: pi})
-		spans := byProc[p]
-		l.sortSpans(spans)
-		sel = append(sel, l.placeProc(m, pi, spans)...)
+		base := int32(len(l.lanes))
+		l.lanes = append(l.lanes, placed[pi].lanes...)
+		for _, i := range placed[pi].spans {
+			l.lane[i] += base
+		}
+		sel = append(sel, placed[pi].spans...)
 	}
 	l.sel = sel
 }
 
-// placeProc places the spans of one process, given in start order, and
-// returns them in emission order: lane by lane, each lane in start order.
-func (l *layout) placeProc(m *model, pi int, spans []int32) []int32 {
-	base := int32(len(l.lanes))
-	var states []*laneState // this process's lanes, by index - base
+// groupByProc returns the processes of the selected spans in display order
+// (by their first span's start, so the service that received the request
+// sits on top; names break ties) and, by model process index, each one's
+// spans in selection order.
+func (l *layout) groupByProc(m *model) ([]uint32, [][]int32) {
+	count := make([]int32, len(m.procs))
+	first := make([]int64, len(m.procs))
+	for _, i := range l.sel {
+		s := l.rec(i)
+		t := s.start + l.shift[i]
+		if count[s.proc] == 0 || t < first[s.proc] {
+			first[s.proc] = t
+		}
+		count[s.proc]++
+	}
+	var procIDs []uint32
+	byProc := make([][]int32, len(m.procs))
+	all := make([]int32, 0, len(l.sel))
+	for p, n := range count {
+		if n > 0 {
+			procIDs = append(procIDs, uint32(p))
+			byProc[p] = all[len(all) : len(all) : len(all)+int(n)]
+			all = all[:len(all)+int(n)]
+		}
+	}
+	for _, i := range l.sel {
+		p := l.rec(i).proc
+		byProc[p] = append(byProc[p], i)
+	}
+	slices.SortFunc(procIDs, func(a, b uint32) int {
+		if c := cmp.Compare(first[a], first[b]); c != 0 {
+			return c
+		}
+		pa, pb := &m.procs[a], &m.procs[b]
+		if c := strings.Compare(pa.service, pb.service); c != 0 {
+			return c
+		}
+		return strings.Compare(pa.key, pb.key)
+	})
+	return procIDs, byProc
+}
+
+// procLanes is one process placed: its lanes, and its spans in emission
+// order, whose l.lane indexes those lanes until placeLanes offsets them.
+type procLanes struct {
+	lanes []laneOut
+	spans []int32
+}
+
+// placeProc places the spans of process pi, given in start order, on lanes
+// of its own numbered from 0. It writes only l.lane of its own spans and
+// reads no other process's, so processes may be placed at once.
+func (l *layout) placeProc(m *model, pi int, spans []int32) procLanes {
+	var states []*laneState // this process's lanes
 	routines := map[goroutine]int32{}
 	names := map[goroutine]string{} // thread.name, where a span gave one
 	// When each lane's outermost open slice ends, and the lanes empty
@@ -444,7 +487,8 @@ func (l *layout) placeProc(m *model, pi int, spans []int32) []int32 {
 			}
 		}
 		if p := l.parent[i]; lane < 0 && p >= 0 && l.rec(p).proc == s.proc {
-			if pl := l.lane[p] - base; pl >= 0 && l.fits(states[pl], i, start, end) {
+			// l.lane[p] is -1 while the parent is not placed yet.
+			if pl := l.lane[p]; pl >= 0 && l.fits(states[pl], i, start, end) {
 				lane = pl
 			}
 		}
@@ -475,11 +519,12 @@ func (l *layout) placeProc(m *model, pi int, spans []int32) []int32 {
 				st.gs++
 			}
 		}
-		l.lane[i] = base + lane
+		l.lane[i] = lane
 	}
 	// Lanes are shown in the order they were opened; tids are small numbers
 	// in that order (viewers read tids as 32-bit numbers, and a thread.id may
 	// be shared by several goroutines over time, so it cannot be the tid).
+	out := procLanes{lanes: make([]laneOut, 0, len(states))}
 	packed := 0
 	for k, st := range states {
 		name := names[st.g]
@@ -493,10 +538,11 @@ func (l *layout) placeProc(m *model, pi int, spans []int32) []int32 {
 		case st.gs > 1:
 			name += " and others"
 		}
-		l.lanes = append(l.lanes, laneOut{proc: pi, tid: int64(k + 1), name: name, sort: k})
+		out.lanes = append(out.lanes, laneOut{proc: pi, tid: int64(k + 1), name: name, sort: k})
 	}
 	slices.SortStableFunc(spans, func(a, b int32) int { return cmp.Compare(l.lane[a], l.lane[b]) })
-	return spans
+	out.spans = spans
+	return out
 }
 
 // laneEnd is when a lane's outermost open slice ends.
