@@ -65,7 +65,9 @@ func preparedEdgeDocs() []string {
 	span := func(fields string) string {
 		return `{"resourceSpans":[{` + res + `,"scopeSpans":[{"scope":{"name":"s"},"spans":[{` + ids + fields + `}]}]}]}`
 	}
-	attr := func(k, v string) string { return span(`,"name":"GET","attributes":[{"key":"` + k + `","value":` + v + `}]`) }
+	attr := func(k, v string) string {
+		return span(`,"name":"GET","attributes":[{"key":"` + k + `","value":` + v + `}]`)
+	}
 	deep := `{"stringValue":"x"}`
 	for i := 0; i < 17; i++ {
 		deep = `{"arrayValue":{"values":[` + deep + `]}}`
