@@ -149,6 +149,9 @@ func (l *layout) orderSlices(m *model) {
 		f.key[i] = sliceKey{start, end - start, pos}
 		lane = append(lane, ev{f.key[i], i})
 		pos++
+		if l.hot[i].nEvents == 0 {
+			continue
+		}
 		s := l.rec(i)
 		for k := s.events; k < s.events+s.nEvents; k++ {
 			// The model pins events inside their span.

@@ -29,6 +29,7 @@ type layout struct {
 	pre    []int32         // per local span: position in depth-first tree order
 	last   []int32         // per local span: pre of its last descendant
 	shift  []int64         // per local span: clock-skew shift in ns
+	hot    []spanHot       // per local span: what placement reads of its record
 	lane   []int32         // per local span: index into lanes
 	procs  []procOut
 	lanes  []laneOut
@@ -134,9 +135,9 @@ func (m *model) layout(only *pcommon.TraceID, cfg *config) *layout {
 	}
 	l.coarse = cfg.absoluteTime
 	if len(l.sel) > 0 && !cfg.absoluteTime {
-		l.origin = l.rec(l.sel[0]).start + l.shift[l.sel[0]]
+		l.origin, _ = l.times(l.sel[0])
 		for _, i := range l.sel {
-			if t := l.rec(i).start + l.shift[i]; t < l.origin {
+			if t, _ := l.times(i); t < l.origin {
 				l.origin = t
 			}
 		}
@@ -277,22 +278,23 @@ func (l *layout) fixSkew(m *model, order []int32) {
 		if p < 0 {
 			continue
 		}
-		s, ps := l.rec(i), l.rec(p)
-		if s.proc == ps.proc {
+		if l.hot[i].proc == l.hot[p].proc {
 			l.shift[i] = l.shift[p]
 			continue
 		}
-		pStart, pEnd := ps.start+l.shift[p], ps.end+l.shift[p]
+		s, ps := l.rec(i), l.rec(p)
+		pStart, pEnd := l.times(p)
+		start, end := s.start, s.end
 		sync := s.kind == ptrace.SpanKindServer && ps.kind == ptrace.SpanKindClient
-		if s.start >= pStart && (!sync || s.end <= pEnd) {
+		if start >= pStart && (!sync || end <= pEnd) {
 			continue
 		}
-		dur, pdur := s.end-s.start, pEnd-pStart
+		dur, pdur := end-start, pEnd-pStart
 		newStart := pStart
 		if dur <= pdur {
 			newStart = pStart + (pdur-dur)/2
 		}
-		d := newStart - s.start
+		d := newStart - start
 		if d == 0 || d > maxSkew || d < -maxSkew {
 			// Beyond maxSkew the data is wrong in some other way; moving
 			// the span would hide that rather than fix a clock.
@@ -421,12 +423,12 @@ func (l *layout) groupByProc(m *model) ([]uint32, [][]int32) {
 	count := make([]int32, len(m.procs))
 	first := make([]int64, len(m.procs))
 	for _, i := range l.sel {
-		s := l.rec(i)
-		t := s.start + l.shift[i]
-		if count[s.proc] == 0 || t < first[s.proc] {
-			first[s.proc] = t
+		p := l.hot[i].proc
+		t, _ := l.times(i)
+		if count[p] == 0 || t < first[p] {
+			first[p] = t
 		}
-		count[s.proc]++
+		count[p]++
 	}
 	var procIDs []uint32
 	byProc := make([][]int32, len(m.procs))
@@ -439,7 +441,7 @@ func (l *layout) groupByProc(m *model) ([]uint32, [][]int32) {
 		}
 	}
 	for _, i := range l.sel {
-		p := l.rec(i).proc
+		p := l.hot[i].proc
 		byProc[p] = append(byProc[p], i)
 	}
 	slices.SortFunc(procIDs, func(a, b uint32) int {
@@ -474,19 +476,22 @@ func (l *layout) placeProc(m *model, pi int, spans []int32) procLanes {
 	expiry := minHeap[laneEnd]{less: func(a, b laneEnd) bool { return a.end < b.end }}
 	free := minHeap[int32]{less: func(a, b int32) bool { return a < b }}
 	for _, i := range spans {
-		s := l.rec(i)
+		h := &l.hot[i]
 		start, end := l.times(i)
 		for expiry.len() > 0 && expiry.peek().end <= start {
 			free.push(expiry.pop().lane)
 		}
 		lane := int32(-1)
-		g := goroutine{s.trace, s.tid}
-		if s.hasTID {
+		var s *spanRec // read only for a span with a thread.id
+		var g goroutine
+		if h.hasTID {
+			s = l.rec(i)
+			g = goroutine{s.trace, s.tid}
 			if gl, ok := routines[g]; ok && l.fits(states[gl], i, start, end) {
 				lane = gl
 			}
 		}
-		if p := l.parent[i]; lane < 0 && p >= 0 && l.rec(p).proc == s.proc {
+		if p := l.parent[i]; lane < 0 && p >= 0 && l.hot[p].proc == h.proc {
 			// l.lane[p] is -1 while the parent is not placed yet.
 			if pl := l.lane[p]; pl >= 0 && l.fits(states[pl], i, start, end) {
 				lane = pl
@@ -507,7 +512,7 @@ func (l *layout) placeProc(m *model, pi int, spans []int32) procLanes {
 			expiry.push(laneEnd{end, lane})
 		}
 		st.push(end, i)
-		if s.hasTID {
+		if h.hasTID {
 			routines[g] = lane
 			if names[g] == "" && s.tname != 0 {
 				names[g] = m.strs[s.tname]
@@ -631,8 +636,8 @@ type spanOrder struct {
 func (l *layout) sortSpans(spans []int32) {
 	keys := make([]spanOrder, len(spans))
 	for k, i := range spans {
-		s := l.rec(i)
-		keys[k] = spanOrder{s.start + l.shift[i], s.end + l.shift[i], l.depth[i], i}
+		start, end := l.times(i)
+		keys[k] = spanOrder{start, end, l.depth[i], i}
 	}
 	slices.SortFunc(keys, func(a, b spanOrder) int {
 		switch {
@@ -652,8 +657,19 @@ func (l *layout) sortSpans(spans []int32) {
 
 // times returns span i's start and end after clock-skew correction.
 func (l *layout) times(i int32) (int64, int64) {
-	s := l.rec(i)
-	return s.start + l.shift[i], s.end + l.shift[i]
+	h := &l.hot[i]
+	return h.start + l.shift[i], h.end + l.shift[i]
+}
+
+// spanHot is what the passes after the lookups read of a span record most:
+// copied into layout.hot while the lookups visit every record in store
+// order, so that passes visiting spans in other orders (tree, start, lane)
+// read 32 bytes a span instead of a record of its own cache lines.
+type spanHot struct {
+	start, end int64 // the record's, without clock-skew shift
+	proc       uint32
+	nEvents    int32
+	hasTID     bool
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

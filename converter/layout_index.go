@@ -30,9 +30,10 @@ type refs struct {
 const lookupChunk = 4096
 
 // resolveRefs looks up every parent and link reference of the layout's
-// spans in model.index.
+// spans in model.index. Visiting every record anyway, it also fills l.hot.
 func (l *layout) resolveRefs(m *model) refs {
 	n := len(l.ids)
+	l.hot = make([]spanHot, n)
 	r := refs{parent: make([]int32, n), linkAt: make([]int32, n+1)}
 	for k := range l.ids {
 		r.linkAt[k+1] = r.linkAt[k] + l.rec(int32(k)).nLinks
@@ -41,6 +42,7 @@ func (l *layout) resolveRefs(m *model) refs {
 	forChunks(n, lookupChunk, func(lo, hi int) {
 		for k := lo; k < hi; k++ {
 			s := l.rec(int32(k))
+			l.hot[k] = spanHot{start: s.start, end: s.end, proc: s.proc, nEvents: s.nEvents, hasTID: s.hasTID}
 			r.parent[k] = -1
 			if !s.parent.IsEmpty() && s.parent != s.id {
 				if g, ok := m.index[keyOf(s.trace, s.parent)]; ok {
