@@ -35,6 +35,9 @@ type fastJSON struct {
 	bad   bool
 	buf   []byte // for strings with escapes
 	depth int    // of nested values
+	// plain tells that the last string text read was printable ASCII
+	// without escapes: JSON writes it as it stands.
+	plain bool
 }
 
 func (p *fastJSON) fail() { p.bad = true }
@@ -162,6 +165,7 @@ func (p *fastJSON) str() string {
 // document, or of the reader's scratch when it has escapes (valid until the
 // next string with escapes).
 func (p *fastJSON) text() []byte {
+	p.plain = false
 	if !p.eat('"') {
 		return nil
 	}
@@ -177,6 +181,7 @@ func (p *fastJSON) text() []byte {
 				p.fail()
 				return nil
 			}
+			p.plain = ascii
 			return s
 		case c == '\\':
 			return p.escaped(start)
@@ -261,17 +266,24 @@ func (p *fastJSON) escaped(start int) []byte {
 	return nil
 }
 
-func hexVal(c byte) int {
-	switch {
-	case c >= '0' && c <= '9':
-		return int(c - '0')
-	case c >= 'a' && c <= 'f':
-		return int(c-'a') + 10
-	case c >= 'A' && c <= 'F':
-		return int(c-'A') + 10
+func hexVal(c byte) int { return int(hexVals[c]) }
+
+// hexVals maps a byte to its value as a hex digit, or -1.
+var hexVals = func() (t [256]int8) {
+	for c := range t {
+		switch {
+		case c >= '0' && c <= '9':
+			t[c] = int8(c - '0')
+		case c >= 'a' && c <= 'f':
+			t[c] = int8(c-'a') + 10
+		case c >= 'A' && c <= 'F':
+			t[c] = int8(c-'A') + 10
+		default:
+			t[c] = -1
+		}
 	}
-	return -1
-}
+	return t
+}()
 
 // digits reads an unsigned decimal integer, bare or quoted as OTLP JSON
 // writes 64-bit ones, no larger than limit.

@@ -46,6 +46,9 @@ func (d *decoder) decodeLines(name string, br *bufio.Reader) error {
 		// zeroing, about as much as reading the input.
 		free = make(chan []byte, 2*workers+1)
 	)
+	// carry is the start of the line a chunk's reading stopped in, which
+	// begins the next chunk.
+	var carry []byte
 	next := func() (linesChunkOf, bool, error) {
 		if done || failed != nil {
 			return linesChunkOf{}, false, failed
@@ -56,7 +59,9 @@ func (d *decoder) decodeLines(name string, br *bufio.Reader) error {
 		default:
 			c.data = make([]byte, 0, linesChunkCap)
 		}
-		lineStart := 0
+		c.data = append(c.data, carry...)
+		carry = carry[:0]
+		lineStart, scanned := 0, 0
 		// fail hands on the whole lines read before the one that failed:
 		// an error among them comes first in input order.
 		fail := func(err error) (linesChunkOf, bool, error) {
@@ -68,38 +73,67 @@ func (d *decoder) decodeLines(name string, br *bufio.Reader) error {
 			off += int64(lineStart)
 			return c, true, nil
 		}
+		tooLong := func() error {
+			return fmt.Errorf("%s: line %d is larger than the limit of %d bytes (after decompression)", name, line, d.max)
+		}
+		// scan moves past the lines read whole, holding each to the limit.
+		scan := func() error {
+			for {
+				nl := bytes.IndexByte(c.data[scanned:], '\n')
+				if nl < 0 {
+					scanned = len(c.data)
+					return nil
+				}
+				end := scanned + nl + 1
+				if int64(end-lineStart) > d.max {
+					return tooLong()
+				}
+				line++
+				lineStart, scanned = end, end
+			}
+		}
+		// The input is read in blocks straight into the chunk, and the
+		// line under way is held to the limit too.
 		for {
-			part, err := br.ReadSlice('\n')
-			if int64(len(c.data)-lineStart+len(part)) > d.max {
-				return fail(fmt.Errorf("%s: line %d is larger than the limit of %d bytes (after decompression)", name, line, d.max))
+			if err := scan(); err != nil {
+				return fail(err)
 			}
-			if len(c.data)+len(part) > cap(c.data) {
-				// A long line doubles the buffer, but never past the
-				// limit: a line over it costs about the limit, not the
-				// 2-3x that append's growth and its garbage reached.
-				grow := min(int64(max(cap(c.data), len(part))), d.max-int64(len(c.data)-lineStart))
-				c.data = append(make([]byte, 0, int64(len(c.data))+grow), c.data...)
+			if int64(len(c.data)-lineStart) > d.max {
+				return fail(tooLong())
 			}
-			c.data = append(c.data, part...)
-			if err == bufio.ErrBufferFull {
-				continue // the line goes on
-			}
-			if err == io.EOF {
-				done = true
+			if done {
 				off += int64(len(c.data))
 				return c, len(c.data) > 0, nil
 			}
-			if err != nil {
-				return fail(fmt.Errorf("%s: reading at byte %d: %w", name, off+int64(len(c.data)), err))
+			if lineStart > 0 && len(c.data) >= linesChunk {
+				// Whole lines to decode: the line under way starts
+				// the next chunk.
+				carry = append(carry, c.data[lineStart:]...)
+				c.data = c.data[:lineStart]
+				off += int64(lineStart)
+				return c, true, nil
 			}
-			line++
-			lineStart = len(c.data)
-			if len(c.data) >= linesChunk {
-				break
+			if len(c.data) == cap(c.data) {
+				// A long line doubles the buffer, but never past one
+				// byte over the limit: a line over it costs about the
+				// limit, not the 2-3x that append's growth reached.
+				grow := min(int64(cap(c.data)), d.max+1-int64(len(c.data)-lineStart))
+				c.data = append(make([]byte, 0, int64(len(c.data))+grow), c.data...)
+			}
+			n, err := br.Read(c.data[len(c.data):cap(c.data)])
+			c.data = c.data[:len(c.data)+n]
+			if err == io.EOF {
+				done = true
+				continue
+			}
+			if err != nil {
+				readErr := fmt.Errorf("%s: reading at byte %d: %w", name, off+int64(len(c.data)), err)
+				if err := scan(); err != nil {
+					return fail(err) // an earlier line's error comes first
+				}
+				return fail(readErr)
 			}
 		}
-		off += int64(len(c.data))
-		return c, true, nil
 	}
 	type result struct {
 		tds   []ptrace.Traces

@@ -73,6 +73,14 @@ func (e *encoder) str(s string) {
 	e.buf = append(e.buf, '"')
 }
 
+// plainStr appends s, printable ASCII with no quote or backslash, as a
+// JSON string: as it stands.
+func (e *encoder) plainStr(s []byte) {
+	e.buf = append(e.buf, '"')
+	e.buf = append(e.buf, s...)
+	e.buf = append(e.buf, '"')
+}
+
 // key appends "k": (with a leading comma unless first).
 func (e *encoder) key(k string, first bool) {
 	if !first {

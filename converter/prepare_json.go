@@ -491,11 +491,20 @@ func (q *jsonReader) kvs(e *encoder, depth int, pick func([]byte, pcommon.ValueT
 			return
 		}
 		k := q.text()
+		plain := q.plain
 		if q.bad || !q.newKey(k, mark) {
 			return
 		}
 		k = q.keys[q.keyStart(len(q.keyEnds)-1):] // the copy: text's scratch is reused
-		e.key(view(k), n == 0)
+		if n > 0 {
+			e.buf = append(e.buf, ',')
+		}
+		if plain {
+			e.plainStr(k)
+		} else {
+			e.str(view(k))
+		}
+		e.buf = append(e.buf, ':')
 		n++
 		switch q.next() {
 		case '}':
@@ -561,7 +570,11 @@ func (q *jsonReader) value(e *encoder, depth int) (kind pcommon.ValueType, text 
 		switch string(key) {
 		case "stringValue":
 			kind, text = pcommon.ValueTypeStr, q.text()
-			e.str(truncate(view(text), maxLen))
+			if q.plain && (maxLen <= 0 || len(text) <= maxLen) {
+				e.plainStr(text)
+			} else {
+				e.str(truncate(view(text), maxLen))
+			}
 		case "intValue":
 			kind, n = pcommon.ValueTypeInt, q.int64()
 			e.int(n)
