@@ -35,7 +35,7 @@ type layout struct {
 	lanes  []laneOut
 	flows  []flowOut
 	plan   flowPlan
-	refs   refs // what parent and link IDs name in model.index; during layout only
+	refs   refs // what link IDs name in model.index; during layout only
 	// coarse says viewers will read the timestamps at less than
 	// nanosecond precision (absolute epoch time): see addFlows.
 	coarse bool
@@ -88,47 +88,15 @@ func (m *model) layout(only *pcommon.TraceID, cfg *config) *layout {
 		}
 	}
 	n := len(l.ids)
-	l.parent = make([]int32, n)
 	l.depth = make([]int32, n)
 	l.shift = make([]int64, n)
 	l.lane = make([]int32, n)
 	l.sel = make([]int32, n)
-	l.refs = l.resolveRefs(m)
-	traces := map[pcommon.TraceID]struct{}{}
-	var lastTrace pcommon.TraceID
-	for i := int32(0); i < int32(n); i++ {
-		l.sel[i] = i
-		l.parent[i] = -1
+	for i := range l.sel {
+		l.sel[i] = int32(i)
 		l.lane[i] = -1
-		s := l.rec(i)
-		if s.trace != lastTrace || len(traces) == 0 {
-			// Spans of a trace mostly arrive together; the check skips
-			// the map for all but the first of a run.
-			lastTrace = s.trace
-			traces[s.trace] = struct{}{}
-		}
-		if s.parent.IsEmpty() || s.parent == s.id {
-			continue
-		}
-		if p, ok := l.found(l.refs.parent[i]); ok {
-			l.parent[i] = p
-			if l.rec(p).kind == ptrace.SpanKindClient {
-				// A child of a span ID that a client and a server shared
-				// (Zipkin style), in the server's process, ran inside the
-				// server half, as Jaeger's deduper has it.
-				if h, ok := m.halves[halfKey{keyOf(s.trace, s.parent), s.proc}]; ok {
-					if k, ok := l.localIndex(h.idx); ok && k != i {
-						l.parent[i] = k
-						l.markReparented(i)
-					}
-				}
-			}
-		} else if p, ok := l.keptAncestor(m, s.trace, s.parent); ok {
-			l.parent[i] = p
-			l.markReparented(i)
-		}
 	}
-	l.traces = len(traces)
+	l.resolve(m)
 	order := l.treeOrder(m)
 	if !cfg.noSkewFix {
 		l.fixSkew(m, order)

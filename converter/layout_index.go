@@ -4,6 +4,9 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
 // Looking spans up by ID is most of the layout's cost on large inputs: each
@@ -12,15 +15,12 @@ import (
 // them all in one pass before anything else, where they are independent of
 // each other: the processor overlaps their misses, and with more than one
 // core they are shared out in chunks. The model is not changed during
-// layout, so reading its index from several goroutines is safe.
+// layout, so reading it from several goroutines is safe.
 
-// refs holds what each parent and link reference of the layout's spans names
-// in model.index: a model span index, or -1 where the index has no such
-// span. What a found span means for the layout (whether it is in it, a
-// shared ID's server half, an ancestor WithMinDuration left out) is decided
-// after, in order, as before.
+// refs holds what each link of the layout's spans names in model.index: a
+// model span index, or -1 where the index has no such span. Whether a found
+// span is in the layout is decided by addFlows.
 type refs struct {
-	parent []int32 // per local span; -1 also for a root or a span naming itself
 	linkAt []int32 // per local span: its links are link[linkAt[k]:linkAt[k+1]]
 	link   []int32
 }
@@ -29,24 +29,32 @@ type refs struct {
 // handing out chunks cheap, few enough that the workers finish together.
 const lookupChunk = 4096
 
-// resolveRefs looks up every parent and link reference of the layout's
-// spans in model.index. Visiting every record anyway, it also fills l.hot.
-func (l *layout) resolveRefs(m *model) refs {
+// resolve reads every span record of the layout once, in store order, in
+// chunks on all cores: it fills l.hot and l.parent, marks reparented spans,
+// looks up link IDs into l.refs and counts the traces.
+func (l *layout) resolve(m *model) {
 	n := len(l.ids)
 	l.hot = make([]spanHot, n)
-	r := refs{parent: make([]int32, n), linkAt: make([]int32, n+1)}
+	l.parent = make([]int32, n)
+	r := refs{linkAt: make([]int32, n+1)}
 	for k := range l.ids {
 		r.linkAt[k+1] = r.linkAt[k] + l.rec(int32(k)).nLinks
 	}
 	r.link = make([]int32, r.linkAt[n])
+	pieces := max(1, (n+lookupChunk-1)/lookupChunk)
+	moved := make([][]int32, pieces)          // reparented spans, by chunk
+	runs := make([][]pcommon.TraceID, pieces) // trace of each run of spans, by chunk
 	forChunks(n, lookupChunk, func(lo, hi int) {
+		c := lo / lookupChunk
+		// The lookups first, in a loop of their own, so their misses
+		// overlap; l.parent holds model indices until the loop after.
 		for k := lo; k < hi; k++ {
 			s := l.rec(int32(k))
 			l.hot[k] = spanHot{start: s.start, end: s.end, proc: s.proc, nEvents: s.nEvents, hasTID: s.hasTID}
-			r.parent[k] = -1
+			l.parent[k] = -1
 			if !s.parent.IsEmpty() && s.parent != s.id {
 				if g, ok := m.index[keyOf(s.trace, s.parent)]; ok {
-					r.parent[k] = g
+					l.parent[k] = g
 				}
 			}
 			out := r.link[r.linkAt[k]:r.linkAt[k+1]]
@@ -58,8 +66,59 @@ func (l *layout) resolveRefs(m *model) refs {
 				}
 			}
 		}
+		for k := int32(lo); k < int32(hi); k++ {
+			s := l.rec(k)
+			if t := runs[c]; len(t) == 0 || t[len(t)-1] != s.trace {
+				// Spans of a trace mostly arrive together: counting
+				// traces needs only the first of each run.
+				runs[c] = append(t, s.trace)
+			}
+			var re bool
+			if l.parent[k], re = l.parentOf(m, k, l.parent[k]); re {
+				moved[c] = append(moved[c], k)
+			}
+		}
 	})
-	return r
+	l.refs = r
+	for _, c := range moved {
+		for _, k := range c {
+			l.markReparented(k)
+		}
+	}
+	traces := map[pcommon.TraceID]struct{}{}
+	for _, c := range runs {
+		for _, t := range c {
+			traces[t] = struct{}{}
+		}
+	}
+	l.traces = len(traces)
+}
+
+// parentOf returns the local index of span k's parent (-1 for none) given
+// g, the model index its parent ID names (-1 when none does), and whether
+// the span hangs from another span than that.
+func (l *layout) parentOf(m *model, k, g int32) (int32, bool) {
+	s := l.rec(k)
+	if s.parent.IsEmpty() || s.parent == s.id {
+		return -1, false
+	}
+	if p, ok := l.found(g); ok {
+		if l.rec(p).kind == ptrace.SpanKindClient {
+			// A child of a span ID that a client and a server shared
+			// (Zipkin style), in the server's process, ran inside the
+			// server half, as Jaeger's deduper has it.
+			if h, ok := m.halves[halfKey{keyOf(s.trace, s.parent), s.proc}]; ok {
+				if h, ok := l.localIndex(h.idx); ok && h != k {
+					return h, true
+				}
+			}
+		}
+		return p, false
+	}
+	if p, ok := l.keptAncestor(m, s.trace, s.parent); ok {
+		return p, true
+	}
+	return -1, false
 }
 
 // forChunks calls fn on [0, n) in pieces of up to chunk, on up to

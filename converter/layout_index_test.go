@@ -5,12 +5,14 @@ import (
 	"runtime"
 	"testing"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
 // refsInput is several lookup chunks of spans whose parent and link IDs
 // name spans present, missing, themselves, in other traces, and shared by a
-// client and a server (which the model splits in two).
+// client and a server (which the model splits in two, and whose children in
+// the server's service hang from the server half).
 func refsInput() ptrace.Traces {
 	b := newTB()
 	const spans = 3*lookupChunk + 100
@@ -27,6 +29,11 @@ func refsInput() ptrace.Traces {
 		case 4: // a server sharing its client's ID, in another service
 			s.kind = ptrace.SpanKindClient
 			s.parent = n - 1
+		case 5: // a child of that shared ID, half of them in the server's service
+			s.parent = n - 1
+			if n%2 == 0 {
+				s.service = "d"
+			}
 		default:
 			s.parent = n - 1
 		}
@@ -44,9 +51,9 @@ func refsInput() ptrace.Traces {
 	return b.td
 }
 
-// TestLayoutRefs checks that the lookups made up front, on one goroutine or
-// several, find what looking each ID up in model.index finds, and that the
-// output does not depend on how many goroutines made them.
+// TestLayoutRefs checks that the pass reading every span on one goroutine
+// or several finds what looking each ID up in turn finds, and that the
+// output does not depend on how many goroutines made the lookups.
 func TestLayoutRefs(t *testing.T) {
 	td := refsInput()
 	var outs [][]byte
@@ -60,33 +67,53 @@ func TestLayoutRefs(t *testing.T) {
 		for i := range l.ids {
 			l.ids[i] = int32(i)
 		}
-		r := l.resolveRefs(m)
+		l.resolve(m)
 		runtime.GOMAXPROCS(old)
-		want := func(k spanKey) int32 {
-			if g, ok := m.index[k]; ok {
-				return g
-			}
-			return -1
-		}
+
+		// The same, one span at a time.
+		want := &layout{spans: &m.spans, ids: l.ids}
+		traces := map[pcommon.TraceID]bool{}
 		for i := range l.ids {
-			s := l.rec(int32(i))
-			p := int32(-1)
+			k := int32(i)
+			s := l.rec(k)
+			traces[s.trace] = true
+			p, moved := int32(-1), false
 			if !s.parent.IsEmpty() && s.parent != s.id {
-				p = want(keyOf(s.trace, s.parent))
+				if g, ok := want.find(m, s.trace, s.parent); ok {
+					p = g
+					if want.rec(g).kind == ptrace.SpanKindClient {
+						if h, ok := m.halves[halfKey{keyOf(s.trace, s.parent), s.proc}]; ok && h.idx != k {
+							p, moved = h.idx, true
+						}
+					}
+				} else if g, ok := want.keptAncestor(m, s.trace, s.parent); ok {
+					p, moved = g, true
+				}
 			}
-			if r.parent[i] != p {
-				t.Fatalf("GOMAXPROCS=%d: span %d: parent ref %d, want %d", procs, i, r.parent[i], p)
+			if l.parent[k] != p || l.reparented[k] != moved {
+				t.Fatalf("GOMAXPROCS=%d: span %d: parent %d (moved %v), want %d (%v)", procs, i, l.parent[k], l.reparented[k], p, moved)
 			}
-			if got := r.linkAt[i+1] - r.linkAt[i]; got != s.nLinks {
+			if got := l.refs.linkAt[i+1] - l.refs.linkAt[i]; got != s.nLinks {
 				t.Fatalf("GOMAXPROCS=%d: span %d: %d link refs, want %d", procs, i, got, s.nLinks)
 			}
 			for j := int32(0); j < s.nLinks; j++ {
 				lk := m.links[s.links+j]
-				if got, w := r.link[r.linkAt[i]+j], want(keyOf(lk.trace, lk.id)); got != w {
+				w := int32(-1)
+				if g, ok := m.index[keyOf(lk.trace, lk.id)]; ok {
+					w = g
+				}
+				if got := l.refs.link[l.refs.linkAt[i]+j]; got != w {
 					t.Fatalf("GOMAXPROCS=%d: span %d link %d: ref %d, want %d", procs, i, j, got, w)
 				}
 			}
 		}
+		if l.traces != len(traces) {
+			t.Fatalf("GOMAXPROCS=%d: %d traces, want %d", procs, l.traces, len(traces))
+		}
+		if m.sharedIDs == 0 || len(l.reparented) == 0 {
+			t.Fatal("no shared span IDs or no reparented spans: the input tests less than it should")
+		}
+
 		old = runtime.GOMAXPROCS(procs)
 		_, _, out := convert(t, td)
 		runtime.GOMAXPROCS(old)
