@@ -63,10 +63,12 @@ type decoder struct {
 
 	goTraces []*gotrace.Trace // Go execution traces read (decode_gotrace.go)
 
-	// prep, when set, prepares spans for the model on the decoding side
-	// (decodeModel); send hands a prepared batch on.
-	prep *preparer
-	send func(*spanBatch)
+	// prep, when set, prepares OTLP JSON for the model on the decoding
+	// side (decodeModel); send hands a prepared batch on, after the pdata
+	// messages pending, and flush hands on all that is pending.
+	prep  *preparer
+	send  func(*spanBatch)
+	flush func()
 }
 
 // handoffSpans is about how many spans the decoding goroutine hands to the
@@ -88,16 +90,25 @@ func decodeWithGo(name string, r io.Reader, max int64, progress func(string, int
 	}, addGo)
 }
 
-// decodeModel decodes into prepared batches for a model configured by cfg,
-// handed to commit in input order on the caller's goroutine.
-func decodeModel(name string, r io.Reader, cfg *config, commit func(*spanBatch), addGo func(*gotrace.Trace)) error {
+// decodeModel decodes for a model configured by cfg. OTLP JSON is read
+// into prepared batches (on every core for JSON Lines), handed to commit;
+// what decodes to pdata (protobuf, Jaeger, JSON the reader leaves to pdata
+// outside JSON Lines) is handed to add, which prepares it on the model's
+// side, as the decoding goroutine is the busier one. Both are called in
+// input order on the caller's goroutine.
+func decodeModel(name string, r io.Reader, cfg *config, add func(ptrace.Traces), commit func(*spanBatch), addGo func(*gotrace.Trace)) error {
 	d := &decoder{name: name, max: cfg.maxInputSize, progress: cfg.progress, prep: newPreparer(cfg)}
 	d.prep.spare = make(chan *spanBatch, 2)
 	return d.run(r, func(h handoff) {
-		commit(h.batch)
-		select {
-		case d.prep.spare <- h.batch:
-		default:
+		for _, td := range h.tds {
+			add(td)
+		}
+		if h.batch != nil {
+			commit(h.batch)
+			select {
+			case d.prep.spare <- h.batch:
+			default:
+			}
 		}
 	}, addGo)
 }
@@ -131,30 +142,36 @@ func (d *decoder) run(r io.Reader, use func(handoff), addGo func(*gotrace.Trace)
 	// thousands of times a second.
 	handoffs := make(chan handoff, 2)
 	errc := make(chan error, 1)
-	if d.prep != nil {
-		// Spans are prepared on this side (filters, attributes) and the
-		// model only commits them.
-		d.add = func(td ptrace.Traces) {
-			d.prep.traces(td)
-			d.prepared()
+	var pending []ptrace.Traces
+	pendingSpans := 0
+	sendPending := func() {
+		if len(pending) > 0 {
+			handoffs <- handoff{tds: pending}
+			pending, pendingSpans = nil, 0
 		}
-		d.send = func(b *spanBatch) { handoffs <- handoff{batch: b} }
-	} else {
-		var pending []ptrace.Traces
-		pendingSpans := 0
-		d.add = func(td ptrace.Traces) {
-			pending = append(pending, td)
-			if pendingSpans += td.SpanCount(); pendingSpans >= handoffSpans {
-				handoffs <- handoff{tds: pending}
-				pending, pendingSpans = nil, 0
+	}
+	// What is pending goes in input order: pdata messages pending came
+	// before what the preparer holds.
+	d.flush = func() {
+		sendPending()
+		if d.prep != nil {
+			if b := d.prep.b; len(b.spans) > 0 || b.noStart > 0 || len(b.dropped) > 0 {
+				handoffs <- handoff{batch: d.prep.take()}
 			}
 		}
-		d.send = func(*spanBatch) {
-			if len(pending) > 0 {
-				handoffs <- handoff{tds: pending}
-				pending, pendingSpans = nil, 0
-			}
+	}
+	d.add = func(td ptrace.Traces) {
+		if d.prep != nil && len(d.prep.b.spans) > 0 {
+			d.flush()
 		}
+		pending = append(pending, td)
+		if pendingSpans += td.SpanCount(); pendingSpans >= handoffSpans {
+			sendPending()
+		}
+	}
+	d.send = func(b *spanBatch) {
+		sendPending()
+		handoffs <- handoff{batch: b}
 	}
 	d.splitter.add = d.add
 	go func() {
@@ -175,18 +192,6 @@ func (d *decoder) run(r io.Reader, use func(handoff), addGo func(*gotrace.Trace)
 // prepared hands on the preparer's batch once it holds enough spans.
 func (d *decoder) prepared() {
 	if d.send != nil && len(d.prep.b.spans) >= handoffSpans {
-		d.send(d.prep.take())
-	}
-}
-
-// flush hands on whatever is pending: the preparer's batch, or pdata
-// messages.
-func (d *decoder) flush() {
-	if d.prep == nil {
-		d.send(nil)
-		return
-	}
-	if b := d.prep.b; len(b.spans) > 0 || b.noStart > 0 || len(b.dropped) > 0 {
 		d.send(d.prep.take())
 	}
 }
