@@ -1,6 +1,7 @@
 package converter
 
 import (
+	"encoding/binary"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -46,6 +47,27 @@ func (l *layout) resolve(m *model) {
 	runs := make([][]pcommon.TraceID, pieces) // trace of each run of spans, by chunk
 	forChunks(n, lookupChunk, func(lo, hi int) {
 		c := lo / lookupChunk
+		// A trace's spans arrive together, so most parents (and many
+		// link targets) are in the same chunk: they are looked for first
+		// among the chunk's spans, in a table small enough to stay in the
+		// caches, and only the rest in the model's index. Every span's own
+		// IDs name it in the index (ownKeysIndexed), so both find the same
+		// span.
+		near := make(map[uint64]int32, hi-lo)
+		for k := lo; k < hi; k++ {
+			near[binary.LittleEndian.Uint64(l.rec(int32(k)).id[:])] = int32(k)
+		}
+		find := func(t pcommon.TraceID, id pcommon.SpanID) int32 {
+			if k, ok := near[binary.LittleEndian.Uint64(id[:])]; ok {
+				if s := l.rec(k); s.trace == t && s.id == id {
+					return l.ids[k]
+				}
+			}
+			if g, ok := m.index[keyOf(t, id)]; ok {
+				return g
+			}
+			return -1
+		}
 		// The lookups first, in a loop of their own, so their misses
 		// overlap; l.parent holds model indices until the loop after.
 		for k := lo; k < hi; k++ {
@@ -53,17 +75,12 @@ func (l *layout) resolve(m *model) {
 			l.hot[k] = spanHot{start: s.start, end: s.end, proc: s.proc, nEvents: s.nEvents, hasTID: s.hasTID}
 			l.parent[k] = -1
 			if !s.parent.IsEmpty() && s.parent != s.id {
-				if g, ok := m.index[keyOf(s.trace, s.parent)]; ok {
-					l.parent[k] = g
-				}
+				l.parent[k] = find(s.trace, s.parent)
 			}
 			out := r.link[r.linkAt[k]:r.linkAt[k+1]]
 			for j := range out {
 				lk := &m.links[s.links+int32(j)]
-				out[j] = -1
-				if g, ok := m.index[keyOf(lk.trace, lk.id)]; ok {
-					out[j] = g
-				}
+				out[j] = find(lk.trace, lk.id)
 			}
 		}
 		for k := int32(lo); k < int32(hi); k++ {

@@ -242,6 +242,9 @@ func TestPropertyTimelines(t *testing.T) {
 					}
 				}
 			}
+			if err := ownKeysIndexed(c.model); err != nil {
+				t.Errorf("seed %d: %v", seed, err)
+			}
 			var buf bytes.Buffer
 			st, err := c.Encode(&buf)
 			if err != nil {
@@ -302,4 +305,17 @@ func TestPropertyAbsoluteTime(t *testing.T) {
 		}
 		verifyWithImporter(t, fmt.Sprintf("absolute time, seed %d", seed), out.Bytes())
 	}
+}
+
+// ownKeysIndexed checks what the layout's lookups within a chunk of spans
+// rely on: every record's own trace and span ID name that record in the
+// model's index, whatever duplicates and shared IDs did to it.
+func ownKeysIndexed(m *model) error {
+	for i := int32(0); i < int32(m.spans.len()); i++ {
+		r := m.spans.at(i)
+		if g, ok := m.index[keyOf(r.trace, r.id)]; !ok || g != i {
+			return fmt.Errorf("record %d (trace %s span %s): the index names record %d (%v)", i, r.trace, r.id, g, ok)
+		}
+	}
+	return nil
 }
