@@ -39,7 +39,7 @@ func (c *Converter) AddTraces(td ptrace.Traces) {
 // unwrapped first) and adds its spans. name is used in error messages only.
 // Errors name the input, the format and the position where decoding failed.
 func (c *Converter) Decode(name string, r io.Reader) error {
-	return decodeModel(name, r, &c.cfg, c.model.addTraces, c.model.commit, c.addGoTrace)
+	return decodeModel(name, r, &c.cfg, c.model, c.addGoTrace)
 }
 
 // Len reports the number of spans collected so far.

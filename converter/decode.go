@@ -66,9 +66,10 @@ type decoder struct {
 	// prep, when set, prepares OTLP JSON for the model on the decoding
 	// side (decodeModel); send hands a prepared batch on, after the pdata
 	// messages pending, and flush hands on all that is pending.
-	prep  *preparer
-	send  func(*spanBatch)
-	flush func()
+	prep   *preparer
+	send   func(*spanBatch)
+	flush  func()
+	expect func(spans int64) // tells the model how many spans to expect
 }
 
 // handoffSpans is about how many spans the decoding goroutine hands to the
@@ -96,15 +97,21 @@ func decodeWithGo(name string, r io.Reader, max int64, progress func(string, int
 // outside JSON Lines) is handed to add, which prepares it on the model's
 // side, as the decoding goroutine is the busier one. Both are called in
 // input order on the caller's goroutine.
-func decodeModel(name string, r io.Reader, cfg *config, add func(ptrace.Traces), commit func(*spanBatch), addGo func(*gotrace.Trace)) error {
+func decodeModel(name string, r io.Reader, cfg *config, m *model, addGo func(*gotrace.Trace)) error {
 	d := &decoder{name: name, max: cfg.maxInputSize, progress: cfg.progress, prep: newPreparer(cfg)}
 	d.prep.spare = make(chan *spanBatch, 2)
 	return d.run(r, func(h handoff) {
+		if h.spans > 0 && len(m.index) == 0 {
+			// Sized once for what the input holds: growing the index
+			// step by step cost about 8% of converting a million
+			// spans, each step moving every key.
+			m.index = make(map[spanKey]int32, h.spans)
+		}
 		for _, td := range h.tds {
-			add(td)
+			m.addTraces(td)
 		}
 		if h.batch != nil {
-			commit(h.batch)
+			m.commit(h.batch)
 			select {
 			case d.prep.spare <- h.batch:
 			default:
@@ -114,21 +121,16 @@ func decodeModel(name string, r io.Reader, cfg *config, add func(ptrace.Traces),
 }
 
 // handoff is what the decoding goroutine hands to the model's: pdata
-// messages, or a prepared batch.
+// messages, or a prepared batch, or how many spans the input can be
+// expected to hold.
 type handoff struct {
 	tds   []ptrace.Traces
 	batch *spanBatch
+	spans int
 }
 
 func (d *decoder) run(r io.Reader, use func(handoff), addGo func(*gotrace.Trace)) error {
-	switch v := r.(type) {
-	case interface{ Stat() (os.FileInfo, error) }:
-		if fi, err := v.Stat(); err == nil && fi.Mode().IsRegular() {
-			d.sizeHint = fi.Size()
-		}
-	case interface{ Len() int }:
-		d.sizeHint = int64(v.Len())
-	}
+	d.sizeHint = knownSize(r)
 	if d.progress != nil {
 		r = &countingReader{r: r, fn: func(n int64) { d.progress(d.name, n) }}
 	}
@@ -173,6 +175,11 @@ func (d *decoder) run(r io.Reader, use func(handoff), addGo func(*gotrace.Trace)
 		sendPending()
 		handoffs <- handoff{batch: b}
 	}
+	d.expect = func(spans int64) {
+		if d.prep != nil && spans > 1024 {
+			handoffs <- handoff{spans: int(spans)}
+		}
+	}
 	d.splitter.add = d.add
 	go func() {
 		defer close(handoffs)
@@ -187,6 +194,20 @@ func (d *decoder) run(r io.Reader, use func(handoff), addGo func(*gotrace.Trace)
 		return err
 	}
 	return d.handOnGo(addGo)
+}
+
+// knownSize is the size of r when it is a regular file or an in-memory
+// reader, else 0.
+func knownSize(r io.Reader) int64 {
+	switch v := r.(type) {
+	case interface{ Stat() (os.FileInfo, error) }:
+		if fi, err := v.Stat(); err == nil && fi.Mode().IsRegular() {
+			return fi.Size()
+		}
+	case interface{ Len() int }:
+		return int64(v.Len())
+	}
+	return 0
 }
 
 // prepared hands on the preparer's batch once it holds enough spans.
@@ -235,6 +256,16 @@ func (d *decoder) sniff(br *bufio.Reader, depth int, wrap string) error {
 	first, err := firstSignificant(br)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
+	}
+	if depth == 0 && d.sizeHint > 0 {
+		// The fewest bytes a span takes as collectors write it
+		// (attributes, links, a resource per message): from the size,
+		// the most spans to expect.
+		per := int64(256)
+		if first == '{' || first == '[' {
+			per = 600
+		}
+		d.expect(min(d.sizeHint, d.max) / per)
 	}
 	switch {
 	case first == '{' || first == '[':
