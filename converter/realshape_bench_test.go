@@ -245,9 +245,11 @@ func TestRealShapePeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer devNull.Close()
-	// run returns a command's wall time and its peak RSS, polled from
-	// /proc: the rusage of a child counts the parent's RSS at fork.
-	run := func(name string, args ...string) (time.Duration, int64) {
+	// run returns a command's wall time and, when poll is set, its peak
+	// RSS, polled from /proc every millisecond (the rusage of a child
+	// counts the parent's RSS at fork). Polling takes a core's share from
+	// the command, so timed runs do not poll.
+	run := func(poll bool, name string, args ...string) (time.Duration, int64) {
 		cmd := exec.Command(name, args...)
 		cmd.Dir = dir
 		var stderr bytes.Buffer
@@ -255,6 +257,12 @@ func TestRealShapePeer(t *testing.T) {
 		start := time.Now()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
+		}
+		if !poll {
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("%s: %v\n%s", name, err, stderr.String())
+			}
+			return time.Since(start), 0
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
@@ -279,19 +287,17 @@ func TestRealShapePeer(t *testing.T) {
 		}
 	}
 	var ours, theirs time.Duration
-	var rss int64
-	for r := 0; r < 3; r++ {
-		d, hwm := run(bin, in)
-		if r == 0 || d < ours {
+	for r := 0; r < 5; r++ {
+		if d, _ := run(false, bin, in); r == 0 || d < ours {
 			ours = d
 		}
-		rss = max(rss, hwm)
 		if r < 2 {
-			if d, _ := run(python, peer); r == 0 || d < theirs {
+			if d, _ := run(false, python, peer); r == 0 || d < theirs {
 				theirs = d
 			}
 		}
 	}
+	_, rss := run(true, bin, in)
 	ratio := theirs.Seconds() / ours.Seconds()
 	t.Logf("%d spans, %.1f MiB of OTLP JSON lines: otel2chrome %.0f ms, convert.py %.0f ms: %.1fx faster (target >= 20x); otel2chrome peak RSS (VmHWM, polled every ms) %.0f MiB = %.2fx the input",
 		realSpans(t, realBenchSpans), float64(len(data))/(1<<20), ours.Seconds()*1e3, theirs.Seconds()*1e3, ratio,
@@ -305,13 +311,15 @@ func TestRealShapePeer(t *testing.T) {
 		if err := os.WriteFile(in, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		d, hwm := run(bin, in)
+		d, hwm := run(true, bin, in)
 		t.Logf("otel2chrome on %.1f MiB of %s: %.0f ms, peak RSS %.0f MiB = %.2fx the input",
 			float64(len(data))/(1<<20), f.name, d.Seconds()*1e3, float64(hwm)/(1<<20), float64(hwm)/float64(len(data)))
 	}
-	// The target is not met (10-13x): pdata's JSON decoding alone costs
-	// about 1/20 of the peer's time. The test guards what is reached.
-	if ratio < 7 {
-		t.Errorf("otel2chrome is %.1fx faster than the Python peer on the same JSON lines, want >= 20x (failing below 7x, where it was before this work)", ratio)
+	// The peer's own time varies by a fifth from run to run on this
+	// machine, so the test fails only well below the target: below 14x
+	// something that made the JSON path fast was lost (it was 7.7x before
+	// the JSON reader, 10-13x with pdata in between).
+	if ratio < 14 {
+		t.Errorf("otel2chrome is %.1fx faster than the Python peer on the same JSON lines, want >= 20x (failing below 14x): the OTLP JSON reader, the parallel JSON Lines path or the batched commit lost speed", ratio)
 	}
 }
