@@ -181,6 +181,17 @@ func (d *decoder) run(r io.Reader, use func(handoff), addGo func(*gotrace.Trace)
 		}
 	}
 	d.splitter.add = d.add
+	if d.prep != nil {
+		// Small protobuf messages (one export request each, as the
+		// file exporter writes them) are read straight into batches.
+		d.splitter.direct = func(msg []byte) bool {
+			if !d.prep.otlpProto(msg) {
+				return false
+			}
+			d.prepared()
+			return true
+		}
+	}
 	go func() {
 		defer close(handoffs)
 		err := d.sniff(bufio.NewReaderSize(r, 64<<10), 0, "")

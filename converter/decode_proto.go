@@ -24,9 +24,10 @@ const (
 // protoSplitter decodes one OTLP protobuf message in batches.
 type protoSplitter struct {
 	add    func(ptrace.Traces)
-	msg    []byte   // reused buffer for the rebuilt batch message
-	spanAt [][2]int // reused: where each span field of a scope lies
-	dry    bool     // walking only: flush decodes nothing
+	direct func(msg []byte) bool // when set, reads a small message without pdata, or gives up
+	msg    []byte                // reused buffer for the rebuilt batch message
+	spanAt [][2]int              // reused: where each span field of a scope lies
+	dry    bool                  // walking only: flush decodes nothing
 }
 
 // decode walks msg's wire format. An error names the byte offset in msg where
@@ -44,6 +45,9 @@ func (p *protoSplitter) decode(msg []byte) error {
 		err := p.walk(msg)
 		p.dry = false
 		if err == nil {
+			if p.direct != nil && p.direct(msg) {
+				return nil
+			}
 			if td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(msg); err == nil {
 				p.add(td)
 				return nil

@@ -71,6 +71,10 @@ type jsonReader struct {
 	tid     int64
 	hasTID  bool
 	tname   uint32
+
+	// Views of the protobuf message being read (prepare_proto.go).
+	pbViews, pbSpans           [][]byte
+	pbAttrs, pbEvents, pbLinks [][]byte
 }
 
 // view is b as a string without copying; the string must not outlive b's
