@@ -97,15 +97,12 @@ func decodeWithGo(name string, r io.Reader, max int64, progress func(string, int
 // outside JSON Lines) is handed to add, which prepares it on the model's
 // side, as the decoding goroutine is the busier one. Both are called in
 // input order on the caller's goroutine.
-func decodeModel(name string, r io.Reader, cfg *config, m *model, addGo func(*gotrace.Trace)) error {
+func decodeModel(name string, r io.Reader, cfg *config, m spanSink, addGo func(*gotrace.Trace)) error {
 	d := &decoder{name: name, max: cfg.maxInputSize, progress: cfg.progress, prep: newPreparer(cfg)}
 	d.prep.spare = make(chan *spanBatch, 2)
 	return d.run(r, func(h handoff) {
-		if h.spans > 0 && len(m.index) == 0 {
-			// Sized once for what the input holds: growing the index
-			// step by step cost about 8% of converting a million
-			// spans, each step moving every key.
-			m.index = make(map[spanKey]int32, h.spans)
+		if h.spans > 0 {
+			m.expect(h.spans)
 		}
 		for _, td := range h.tds {
 			m.addTraces(td)
@@ -118,6 +115,14 @@ func decodeModel(name string, r io.Reader, cfg *config, m *model, addGo func(*go
 			}
 		}
 	}, addGo)
+}
+
+// spanSink takes what decodeModel decodes, in input order: the model, or
+// in the benchmarks a counter of the spans read.
+type spanSink interface {
+	expect(spans int) // how many spans the input can be expected to hold
+	addTraces(ptrace.Traces)
+	commit(*spanBatch)
 }
 
 // handoff is what the decoding goroutine hands to the model's: pdata

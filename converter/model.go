@@ -178,6 +178,14 @@ func (m *model) proc(p procRec) uint32 {
 	return i
 }
 
+// expect sizes the empty span index for spans: growing it step by step
+// cost about 8% of converting a million spans, each step moving every key.
+func (m *model) expect(spans int) {
+	if len(m.index) == 0 {
+		m.index = make(map[spanKey]int32, spans)
+	}
+}
+
 // addTraces adds every span of td that passes the filters.
 func (m *model) addTraces(td ptrace.Traces) {
 	m.prep.traces(td)
