@@ -159,16 +159,21 @@ func (d *decoder) run(r io.Reader, use func(handoff), addGo func(*gotrace.Trace)
 	}
 	// What is pending goes in input order: pdata messages pending came
 	// before what the preparer holds.
+	held := func() bool {
+		b := d.prep.b
+		return len(b.spans) > 0 || b.noStart > 0 || len(b.dropped) > 0
+	}
 	d.flush = func() {
 		sendPending()
-		if d.prep != nil {
-			if b := d.prep.b; len(b.spans) > 0 || b.noStart > 0 || len(b.dropped) > 0 {
-				handoffs <- handoff{batch: d.prep.take()}
-			}
+		if d.prep != nil && held() {
+			handoffs <- handoff{batch: d.prep.take()}
 		}
 	}
 	d.add = func(td ptrace.Traces) {
-		if d.prep != nil && len(d.prep.b.spans) > 0 {
+		// A batch holding only spans left out (what WithMinDuration
+		// dropped, spans without a start) goes first too: a later
+		// message may leave out the same span under another parent.
+		if d.prep != nil && held() {
 			d.flush()
 		}
 		pending = append(pending, td)
