@@ -2,6 +2,8 @@ package converter
 
 import (
 	"bytes"
+	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -58,5 +60,36 @@ func TestPreparedBatchWithoutSpansKeepsOrder(t *testing.T) {
 	fast, slow := convertOpts(t, true, data, opts...), convertOpts(t, false, data, opts...)
 	if fast != slow {
 		t.Errorf("timelines differ with the OTLP JSON reader on and off:\non:  %s\noff: %s", fast, slow)
+	}
+}
+
+// TestPreparedLinesSameTimeline reads JSON Lines that mix documents the
+// OTLP JSON reader takes with ones it leaves to pdata (the edge documents
+// between the real-shaped ones) with the fast paths on and off, under every
+// filter and limit: one batch holds many documents, read on several cores,
+// and the timelines must not tell.
+func TestPreparedLinesSameTimeline(t *testing.T) {
+	real, err := os.ReadFile("testdata/realshape/traces.json.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in bytes.Buffer
+	edge := preparedEdgeDocs()
+	for i, line := range bytes.Split(real, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		in.Write(line)
+		in.WriteByte('\n')
+		if d := edge[i%len(edge)]; json.Valid([]byte(d)) {
+			in.WriteString(d)
+			in.WriteByte('\n')
+		}
+	}
+	for name, opts := range preparedConfigs {
+		fast, slow := convertOpts(t, true, in.Bytes(), opts...), convertOpts(t, false, in.Bytes(), opts...)
+		if fast != slow {
+			t.Errorf("%s: timelines differ with the OTLP JSON reader on and off (%d vs %d bytes)", name, len(fast), len(slow))
+		}
 	}
 }
