@@ -146,6 +146,7 @@ func (d *decoder) decodeLines(name string, br *bufio.Reader) error {
 		if d.prep != nil {
 			wd.prep = newPreparer(d.prep.cfg)
 			wd.add, wd.send = wd.prep.traces, nil // handed on in order by use
+			wd.splitter.direct = nil              // the decoder's preparer is not the worker's
 		} else {
 			wd.add = func(td ptrace.Traces) { r.tds = append(r.tds, td) }
 		}

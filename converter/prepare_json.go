@@ -6,7 +6,6 @@ import (
 	"unsafe"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
 // otlpJSON reads an OTLP JSON document straight into the preparer's batch,
@@ -302,37 +301,7 @@ func (q *jsonReader) span() {
 	if q.bad {
 		return
 	}
-	if q.skip {
-		b.undo(at) // its service is filtered out: nothing counts
-		return
-	}
-	if !p.keep(trace, id, parent, pcommon.Timestamp(start), pcommon.Timestamp(end)) {
-		// keep counted it, if it counts; what was read of it goes.
-		b.events, b.links, b.buf = b.events[:at.events], b.links[:at.links], b.buf[:at.buf]
-		return
-	}
-	if q.proc < 0 {
-		q.proc = len(b.procs)
-		b.procs = append(b.procs, q.procRec())
-	}
-	ps := prepSpan{
-		rec:     newSpanRec(trace, id, parent, pcommon.Timestamp(start), pcommon.Timestamp(end), ptrace.SpanKind(kind), ptrace.StatusCode(code)),
-		attrOff: attrOff, attrEnd: attrEnd, goid: q.goid,
-	}
-	r := &ps.rec
-	r.scope, r.proc, r.statusMsg = q.scope, uint32(q.proc), statusMsg
-	r.tid, r.hasTID, r.tname = q.tid, q.hasTID, q.tname
-	pk := picked{route: view(q.picked[0]), urlPath: view(q.picked[1]), target: view(q.picked[2]), urlFull: view(q.picked[3])}
-	r.name = p.str(displayName(view(q.name), &pk))
-	r.events, r.nEvents = int32(events), int32(nEvents)
-	r.links, r.nLinks = int32(links), int32(nLinks)
-	for k := events; k < events+nEvents; k++ {
-		e := &b.events[k]
-		// An event outside its span (allowed by OTLP) is pinned to the
-		// nearest end, so it stays on the span's slice.
-		e.ts = min(max(e.ts, r.start), r.end)
-	}
-	b.spans = append(b.spans, ps)
+	q.finishSpan(at, readSpan{trace, id, parent, start, end, kind, code, statusMsg, attrOff, attrEnd, events, nEvents, links, nLinks})
 }
 
 // spanPicks are the span attributes the converter reads, by position in

@@ -176,8 +176,8 @@ func TestPreparedJSONSameModel(t *testing.T) {
 }
 
 // FuzzPreparedJSON holds the OTLP JSON reader to pdata's decoder on any
-// input, under the default settings and with short attributes: what it
-// reads gives pdata's timeline.
+// input, under the default settings, with short attributes, a service
+// filter and a minimum duration: what it reads gives pdata's timeline.
 func FuzzPreparedJSON(f *testing.F) {
 	b, err := os.ReadFile("testdata/realshape/traces.json.jsonl")
 	if err != nil {
@@ -194,5 +194,7 @@ func FuzzPreparedJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		samePrepared(t, "default", nil, doc)
 		samePrepared(t, "short attrs", preparedConfigs["short attrs"], doc)
+		samePrepared(t, "services", preparedConfigs["services"], doc)
+		samePrepared(t, "min duration", preparedConfigs["min duration"], doc)
 	})
 }

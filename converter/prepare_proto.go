@@ -123,7 +123,10 @@ func (q *jsonReader) pbResourceSpans(b []byte) {
 			q.fail()
 		}
 	})
-	q.pbViews = scopes[:0]
+	defer func() {
+		clear(scopes) // views of the message, which is not the reader's
+		q.pbViews = scopes[:0]
+	}()
 	if q.bad {
 		return
 	}
@@ -181,13 +184,14 @@ func (q *jsonReader) pbScopeSpans(b []byte) {
 			q.fail()
 		}
 	})
-	q.pbSpans = spans[:0]
 	for _, s := range spans {
 		if q.bad {
-			return
+			break
 		}
 		q.pbSpan(s)
 	}
+	clear(spans) // views of the message, which is not the reader's
+	q.pbSpans = spans[:0]
 }
 
 func (q *jsonReader) pbScope(b []byte) {
@@ -295,7 +299,12 @@ func (q *jsonReader) pbSpan(b []byte) {
 			})
 		}
 	})
-	q.pbAttrs, q.pbEvents, q.pbLinks = attrs[:0], evs[:0], lks[:0]
+	defer func() {
+		clear(attrs) // views of the message, which is not the reader's
+		clear(evs)
+		clear(lks)
+		q.pbAttrs, q.pbEvents, q.pbLinks = attrs[:0], evs[:0], lks[:0]
+	}()
 	if len(attrs) > 0 && !q.bad {
 		e.buf = bt.buf
 		attrOff = len(e.buf)
@@ -324,40 +333,52 @@ func (q *jsonReader) pbSpan(b []byte) {
 	if q.bad {
 		return
 	}
-	if q.skip {
-		bt.undo(at) // its service is filtered out: nothing counts
-		return
-	}
-	if !p.keep(trace, id, parent, pcommon.Timestamp(start), pcommon.Timestamp(end)) {
-		// keep counted it, if it counts; what was read of it goes.
-		bt.events, bt.links, bt.buf = bt.events[:at.events], bt.links[:at.links], bt.buf[:at.buf]
-		return
-	}
-	q.addSpan(trace, id, parent, start, end, kind, code, statusMsg, attrOff, attrEnd, events, nEvents, links, nLinks)
+	q.finishSpan(at, readSpan{trace, id, parent, start, end, kind, code, statusMsg, attrOff, attrEnd, events, nEvents, links, nLinks})
 }
 
-// addSpan adds the span read to the batch: its process, name, events
-// pinned inside it.
-func (q *jsonReader) addSpan(trace pcommon.TraceID, id, parent pcommon.SpanID, start, end uint64, kind, code int32,
-	statusMsg uint32, attrOff, attrEnd, events, nEvents, links, nLinks int,
-) {
+// readSpan is what a reader read of a span, beside what the reader holds
+// of it (name, picked attributes, thread, goroutine).
+type readSpan struct {
+	trace            pcommon.TraceID
+	id, parent       pcommon.SpanID
+	start, end       uint64
+	kind, code       int32
+	statusMsg        uint32
+	attrOff, attrEnd int
+	events, nEvents  int
+	links, nLinks    int
+}
+
+// finishSpan adds the span read to the batch, whose state before it was
+// at: unless its service or the filters leave it out (then what was read
+// of it goes), with its process, its name and its events pinned inside it.
+func (q *jsonReader) finishSpan(at mark, s readSpan) {
 	p, b := q.p, q.p.b
+	if q.skip {
+		b.undo(at) // its service is filtered out: nothing counts
+		return
+	}
+	if !p.keep(s.trace, s.id, s.parent, pcommon.Timestamp(s.start), pcommon.Timestamp(s.end)) {
+		// keep counted it, if it counts.
+		b.events, b.links, b.buf = b.events[:at.events], b.links[:at.links], b.buf[:at.buf]
+		return
+	}
 	if q.proc < 0 {
 		q.proc = len(b.procs)
 		b.procs = append(b.procs, q.procRec())
 	}
 	ps := prepSpan{
-		rec:     newSpanRec(trace, id, parent, pcommon.Timestamp(start), pcommon.Timestamp(end), ptrace.SpanKind(kind), ptrace.StatusCode(code)),
-		attrOff: attrOff, attrEnd: attrEnd, goid: q.goid,
+		rec:     newSpanRec(s.trace, s.id, s.parent, pcommon.Timestamp(s.start), pcommon.Timestamp(s.end), ptrace.SpanKind(s.kind), ptrace.StatusCode(s.code)),
+		attrOff: s.attrOff, attrEnd: s.attrEnd, goid: q.goid,
 	}
 	r := &ps.rec
-	r.scope, r.proc, r.statusMsg = q.scope, uint32(q.proc), statusMsg
+	r.scope, r.proc, r.statusMsg = q.scope, uint32(q.proc), s.statusMsg
 	r.tid, r.hasTID, r.tname = q.tid, q.hasTID, q.tname
 	pk := picked{route: view(q.picked[0]), urlPath: view(q.picked[1]), target: view(q.picked[2]), urlFull: view(q.picked[3])}
 	r.name = p.str(displayName(view(q.name), &pk))
-	r.events, r.nEvents = int32(events), int32(nEvents)
-	r.links, r.nLinks = int32(links), int32(nLinks)
-	for k := events; k < events+nEvents; k++ {
+	r.events, r.nEvents = int32(s.events), int32(s.nEvents)
+	r.links, r.nLinks = int32(s.links), int32(s.nLinks)
+	for k := s.events; k < s.events+s.nEvents; k++ {
 		e := &b.events[k]
 		// An event outside its span (allowed by OTLP) is pinned to the
 		// nearest end, so it stays on the span's slice.

@@ -175,7 +175,8 @@ func TestPreparedProtoSameModel(t *testing.T) {
 }
 
 // FuzzPreparedProto holds the OTLP protobuf reader to pdata's decoder on
-// any input: what it reads gives pdata's timeline.
+// any input, under the default settings, with short attributes, a service
+// filter and a minimum duration: what it reads gives pdata's timeline.
 func FuzzPreparedProto(f *testing.F) {
 	b, err := os.ReadFile("testdata/realshape/traces.proto.pb")
 	if err != nil {
@@ -192,5 +193,7 @@ func FuzzPreparedProto(f *testing.F) {
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		samePreparedProto(t, "default", nil, msg)
 		samePreparedProto(t, "short attrs", preparedConfigs["short attrs"], msg)
+		samePreparedProto(t, "services", preparedConfigs["services"], msg)
+		samePreparedProto(t, "min duration", preparedConfigs["min duration"], msg)
 	})
 }
