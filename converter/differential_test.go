@@ -157,13 +157,9 @@ func jsonDocuments(t *testing.T, data []byte) [][]byte {
 	return [][]byte{data}
 }
 
-func json1(b []byte) bool { return len(b) > 0 && b[0] == '{' && b[len(b)-1] == '}' }
-
-// TestFastJSONMatchesPdata reads every OTLP JSON document of the test
-// inputs and the fuzz corpus with the fast reader and with pdata: whatever
-// the fast reader takes, pdata must take too, to the same protobuf bytes.
-// The real-shaped corpus must take the fast path throughout.
-func TestFastJSONMatchesPdata(t *testing.T) {
+// inputJSONDocuments returns the OTLP JSON documents of the test inputs,
+// named by file and number.
+func inputJSONDocuments(t *testing.T) map[string][]byte {
 	docs := map[string][]byte{}
 	for _, f := range differentialInputs(t) {
 		if !strings.Contains(f, "json") {
@@ -177,6 +173,17 @@ func TestFastJSONMatchesPdata(t *testing.T) {
 			docs[f+"#"+strconv.Itoa(i+1)] = doc
 		}
 	}
+	return docs
+}
+
+func json1(b []byte) bool { return len(b) > 0 && b[0] == '{' && b[len(b)-1] == '}' }
+
+// TestFastJSONMatchesPdata reads every OTLP JSON document of the test
+// inputs and the fuzz corpus with the fast reader and with pdata: whatever
+// the fast reader takes, pdata must take too, to the same protobuf bytes.
+// The real-shaped corpus must take the fast path throughout.
+func TestFastJSONMatchesPdata(t *testing.T) {
+	docs := inputJSONDocuments(t)
 	for name, b := range fuzzCorpus(t, "FuzzDecodeOTLPJSON") {
 		docs["FuzzDecodeOTLPJSON/"+name] = b
 	}

@@ -217,11 +217,7 @@ func (q *jsonReader) span() {
 		links, nLinks    = len(b.links), 0
 		maxLen           = p.cfg.maxAttributeLen
 	)
-	q.name = q.name[:0]
-	q.goid, q.tid, q.hasTID, q.tname = 0, 0, false, 0
-	for i := range q.picked {
-		q.picked[i] = q.picked[i][:0]
-	}
+	q.newSpan()
 	q.object(func(key []byte) uint64 {
 		switch string(key) {
 		case "traceId":
@@ -302,6 +298,15 @@ func (q *jsonReader) span() {
 		return
 	}
 	q.finishSpan(at, readSpan{trace, id, parent, start, end, kind, code, statusMsg, attrOff, attrEnd, events, nEvents, links, nLinks})
+}
+
+// newSpan forgets what the reader held of the span before.
+func (q *jsonReader) newSpan() {
+	q.name = q.name[:0]
+	q.goid, q.tid, q.hasTID, q.tname = 0, 0, false, 0
+	for i := range q.picked {
+		q.picked[i] = q.picked[i][:0]
+	}
 }
 
 // spanPicks are the span attributes the converter reads, by position in

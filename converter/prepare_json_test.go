@@ -28,18 +28,28 @@ var preparedConfigs = map[string][]Option{
 // reports whether the reader took the document.
 func samePrepared(t *testing.T, name string, opts []Option, doc []byte) bool {
 	t.Helper()
+	return sameReadAsPdata(t, name, opts, func(p *preparer) bool { return p.otlpJSON(doc) },
+		func() (ptrace.Traces, error) { return (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(doc) })
+}
+
+// sameReadAsPdata reads an input with read (one of the preparer's own
+// readers) into a model and with decode (pdata's decoder) into another,
+// and compares the timelines they write. It reports whether read took the
+// input; when it did not, its batch must be as before.
+func sameReadAsPdata(t *testing.T, name string, opts []Option, read func(*preparer) bool, decode func() (ptrace.Traces, error)) bool {
+	t.Helper()
 	direct := New(opts...)
 	p := newPreparer(&direct.cfg)
-	if !p.otlpJSON(doc) {
+	if !read(p) {
 		if len(p.b.spans) != 0 || len(p.b.buf) != 0 || len(p.b.events) != 0 || len(p.b.links) != 0 ||
 			len(p.b.procs) != 0 || len(p.b.dropped) != 0 || p.b.noStart != 0 {
 			t.Errorf("%s: the reader gave up but left %d spans in the batch", name, len(p.b.spans))
 		}
 		return false
 	}
-	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(doc)
+	td, err := decode()
 	if err != nil {
-		t.Errorf("%s: the reader took a document pdata refuses: %v", name, err)
+		t.Errorf("%s: the reader took an input pdata refuses: %v", name, err)
 		return true
 	}
 	direct.model.commit(p.b)
@@ -133,19 +143,7 @@ func preparedEdgeDocs() []string {
 // gives up on leaves its batch as it was. The real-shaped corpus must be
 // read by the reader throughout.
 func TestPreparedJSONSameModel(t *testing.T) {
-	docs := map[string][]byte{}
-	for _, f := range differentialInputs(t) {
-		if !strings.Contains(f, "json") {
-			continue
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, doc := range jsonDocuments(t, b) {
-			docs[f+"#"+strconv.Itoa(i+1)] = doc
-		}
-	}
+	docs := inputJSONDocuments(t)
 	for _, corpus := range []string{"FuzzDecodeOTLPJSON", "FuzzPreparedJSON"} {
 		for name, b := range fuzzCorpus(t, corpus) {
 			docs[corpus+"/"+name] = b
@@ -154,23 +152,30 @@ func TestPreparedJSONSameModel(t *testing.T) {
 	for i, d := range preparedEdgeDocs() {
 		docs["edge#"+strconv.Itoa(i)] = []byte(d)
 	}
+	sameUnderEveryConfig(t, "OTLP JSON reader", docs, samePrepared)
+}
+
+// sameUnderEveryConfig holds a reader to pdata (same, as samePrepared) on
+// every input under every setting of preparedConfigs; the real-shaped
+// corpus must be read by the reader throughout.
+func sameUnderEveryConfig(t *testing.T, reader string, inputs map[string][]byte, same func(*testing.T, string, []Option, []byte) bool) {
 	for cname, opts := range preparedConfigs {
-		taken, realTaken, realDocs := 0, 0, 0
-		for name, doc := range docs {
+		taken, realTaken, realIn := 0, 0, 0
+		for name, in := range inputs {
 			isReal := strings.HasPrefix(name, "testdata/realshape/")
 			if isReal {
-				realDocs++
+				realIn++
 			}
-			if samePrepared(t, cname+": "+name, opts, doc) {
+			if same(t, cname+": "+name, opts, in) {
 				taken++
 				if isReal {
 					realTaken++
 				}
 			}
 		}
-		t.Logf("%s: %d documents, %d read by the OTLP JSON reader; real-shaped corpus: %d of %d", cname, len(docs), taken, realTaken, realDocs)
-		if realDocs == 0 || realTaken != realDocs {
-			t.Errorf("%s: the reader read %d of the real-shaped corpus's %d documents, want all", cname, realTaken, realDocs)
+		t.Logf("%s: %d inputs, %d read by the %s; real-shaped corpus: %d of %d", cname, len(inputs), taken, reader, realTaken, realIn)
+		if realIn == 0 || realTaken != realIn {
+			t.Errorf("%s: the %s read %d of the real-shaped corpus's %d inputs, want all", cname, reader, realTaken, realIn)
 		}
 	}
 }

@@ -235,11 +235,7 @@ func (q *jsonReader) pbSpan(b []byte) {
 		keysAt           = len(q.keyEnds)
 		e                = &p.enc
 	)
-	q.name = q.name[:0]
-	q.goid, q.tid, q.hasTID, q.tname = 0, 0, false, 0
-	for i := range q.picked {
-		q.picked[i] = q.picked[i][:0]
-	}
+	q.newSpan()
 	// Attributes, events and links may come in runs between other
 	// fields: they are gathered first and read in order after.
 	attrs, evs, lks := q.pbAttrs[:0], q.pbEvents[:0], q.pbLinks[:0]

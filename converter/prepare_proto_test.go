@@ -17,33 +17,8 @@ import (
 // write. It reports whether the reader took the message.
 func samePreparedProto(t *testing.T, name string, opts []Option, msg []byte) bool {
 	t.Helper()
-	direct := New(opts...)
-	p := newPreparer(&direct.cfg)
-	if !p.otlpProto(msg) {
-		if len(p.b.spans) != 0 || len(p.b.buf) != 0 || len(p.b.events) != 0 || len(p.b.links) != 0 ||
-			len(p.b.procs) != 0 || len(p.b.dropped) != 0 || p.b.noStart != 0 {
-			t.Errorf("%s: the reader gave up but left %d spans in the batch", name, len(p.b.spans))
-		}
-		return false
-	}
-	td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(msg)
-	if err != nil {
-		t.Errorf("%s: the reader took a message pdata refuses: %v", name, err)
-		return true
-	}
-	direct.model.commit(p.b)
-	viaPdata := New(opts...)
-	viaPdata.AddTraces(td)
-	var a, b bytes.Buffer
-	sa, errA := direct.Encode(&a)
-	sb, errB := viaPdata.Encode(&b)
-	if errA != nil || errB != nil {
-		t.Fatalf("%s: encoding: %v / %v", name, errA, errB)
-	}
-	if !bytes.Equal(a.Bytes(), b.Bytes()) {
-		t.Errorf("%s: the reader's timeline differs from pdata's (%d vs %d bytes, %d vs %d spans)", name, a.Len(), b.Len(), sa.Spans, sb.Spans)
-	}
-	return true
+	return sameReadAsPdata(t, name, opts, func(p *preparer) bool { return p.otlpProto(msg) },
+		func() (ptrace.Traces, error) { return (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(msg) })
 }
 
 // protoMessages returns the messages of a file exporter stream, or data.
@@ -153,25 +128,7 @@ func TestPreparedProtoSameModel(t *testing.T) {
 	for i, m := range preparedProtoEdges(t) {
 		msgs["edge#"+strconv.Itoa(i)] = m
 	}
-	for cname, opts := range preparedConfigs {
-		taken, realTaken, realMsgs := 0, 0, 0
-		for name, m := range msgs {
-			isReal := strings.HasPrefix(name, "testdata/realshape/")
-			if isReal {
-				realMsgs++
-			}
-			if samePreparedProto(t, cname+": "+name, opts, m) {
-				taken++
-				if isReal {
-					realTaken++
-				}
-			}
-		}
-		t.Logf("%s: %d messages, %d read by the OTLP protobuf reader; real-shaped corpus: %d of %d", cname, len(msgs), taken, realTaken, realMsgs)
-		if realMsgs == 0 || realTaken != realMsgs {
-			t.Errorf("%s: the reader read %d of the real-shaped corpus's %d messages, want all", cname, realTaken, realMsgs)
-		}
-	}
+	sameUnderEveryConfig(t, "OTLP protobuf reader", msgs, samePreparedProto)
 }
 
 // FuzzPreparedProto holds the OTLP protobuf reader to pdata's decoder on
