@@ -73,7 +73,7 @@ type preparer struct {
 	strIdx map[string]uint32 // the batch's strings
 	enc    encoder           // its buf is the batch's while attributes are encoded
 	picked picked
-	q      jsonReader // the OTLP JSON reader's state (prepare_json.go)
+	q      otlpReader // the OTLP JSON reader's state (prepare_json.go)
 	// spare holds committed batches to fill again, so their buffers are
 	// not garbage for every thousand spans (nil: none come back).
 	spare chan *spanBatch

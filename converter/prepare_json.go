@@ -42,8 +42,10 @@ const maxListKeys = 64
 // service name and what names a process.
 var resourceKeys = append(append([]string{"service.name"}, instanceKeys...), labelKeys...)
 
-// jsonReader is the OTLP JSON reader's state beside fastJSON's.
-type jsonReader struct {
+// otlpReader is the state of the OTLP readers (JSON here, protobuf in
+// prepare_proto.go) beside fastJSON's: what they hold of the resource,
+// scope, span and event being read, and their scratch.
+type otlpReader struct {
 	fastJSON
 	p       *preparer
 	discard encoder // attributes read but not shown (resource, scope, link)
@@ -80,7 +82,7 @@ type jsonReader struct {
 // content.
 func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-func (q *jsonReader) document() {
+func (q *otlpReader) document() {
 	q.object(func(key []byte) uint64 {
 		if string(key) != "resourceSpans" {
 			return 0
@@ -90,7 +92,7 @@ func (q *jsonReader) document() {
 	})
 }
 
-func (q *jsonReader) resourceSpans() {
+func (q *otlpReader) resourceSpans() {
 	q.resHas = [16]bool{}
 	q.spansAt, q.skip, q.proc = false, false, -1
 	q.object(func(key []byte) uint64 {
@@ -136,7 +138,7 @@ func (q *jsonReader) resourceSpans() {
 }
 
 // resourceAttr keeps the values of resourceKeys.
-func (q *jsonReader) resourceAttr(key []byte, kind pcommon.ValueType, text []byte, _ int64) {
+func (q *otlpReader) resourceAttr(key []byte, kind pcommon.ValueType, text []byte, _ int64) {
 	for i, k := range resourceKeys {
 		if string(key) == k {
 			if kind != pcommon.ValueTypeStr && kind != pcommon.ValueTypeEmpty {
@@ -150,7 +152,7 @@ func (q *jsonReader) resourceAttr(key []byte, kind pcommon.ValueType, text []byt
 }
 
 // procRec describes the resource read as the process of its spans.
-func (q *jsonReader) procRec() procRec {
+func (q *otlpReader) procRec() procRec {
 	return newProcRec(func(k string) (string, bool) {
 		for i, rk := range resourceKeys {
 			if rk == k {
@@ -161,7 +163,7 @@ func (q *jsonReader) procRec() procRec {
 	})
 }
 
-func (q *jsonReader) scopeSpans() {
+func (q *otlpReader) scopeSpans() {
 	q.scope, q.scopeAt = 0, false
 	q.object(func(key []byte) uint64 {
 		switch string(key) {
@@ -203,7 +205,7 @@ func (q *jsonReader) scopeSpans() {
 	})
 }
 
-func (q *jsonReader) span() {
+func (q *otlpReader) span() {
 	p, b := q.p, q.p.b
 	at := b.mark()
 	var (
@@ -301,7 +303,7 @@ func (q *jsonReader) span() {
 }
 
 // newSpan forgets what the reader held of the span before.
-func (q *jsonReader) newSpan() {
+func (q *otlpReader) newSpan() {
 	q.name = q.name[:0]
 	q.goid, q.tid, q.hasTID, q.tname = 0, 0, false, 0
 	for i := range q.picked {
@@ -310,12 +312,12 @@ func (q *jsonReader) newSpan() {
 }
 
 // spanPicks are the span attributes the converter reads, by position in
-// jsonReader.picked.
+// otlpReader.picked.
 var spanPicks = [...]string{"http.route", "url.path", "http.target", "url.full"}
 
 // spanAttr reads what the converter takes from a span's attributes, as
 // preparer.encodeSpanAttrs does from pdata.
-func (q *jsonReader) spanAttr(key []byte, kind pcommon.ValueType, text []byte, n int64) {
+func (q *otlpReader) spanAttr(key []byte, kind pcommon.ValueType, text []byte, n int64) {
 	switch string(key) {
 	case "thread.id":
 		switch kind {
@@ -352,7 +354,7 @@ func (q *jsonReader) spanAttr(key []byte, kind pcommon.ValueType, text []byte, n
 // textKind reports whether a value of kind reads as text the way pdata's
 // AsString reads it: a string, or an empty value as "". Anything else gives
 // up.
-func (q *jsonReader) textKind(kind pcommon.ValueType) bool {
+func (q *otlpReader) textKind(kind pcommon.ValueType) bool {
 	if kind == pcommon.ValueTypeStr || kind == pcommon.ValueTypeEmpty {
 		return true
 	}
@@ -360,7 +362,7 @@ func (q *jsonReader) textKind(kind pcommon.ValueType) bool {
 	return false
 }
 
-func (q *jsonReader) event() {
+func (q *otlpReader) event() {
 	p, b := q.p, q.p.b
 	var ts uint64
 	pe := prepEvent{attrOff: len(b.buf), attrEnd: len(b.buf)}
@@ -396,7 +398,7 @@ func (q *jsonReader) event() {
 	b.events = append(b.events, pe)
 }
 
-func (q *jsonReader) eventAttr(key []byte, kind pcommon.ValueType, text []byte, _ int64) {
+func (q *otlpReader) eventAttr(key []byte, kind pcommon.ValueType, text []byte, _ int64) {
 	switch string(key) {
 	case "exception.type":
 		if q.textKind(kind) {
@@ -409,7 +411,7 @@ func (q *jsonReader) eventAttr(key []byte, kind pcommon.ValueType, text []byte, 
 	}
 }
 
-func (q *jsonReader) link() {
+func (q *otlpReader) link() {
 	var l linkRec
 	q.object(func(key []byte) uint64 {
 		switch string(key) {
@@ -442,7 +444,7 @@ func (q *jsonReader) link() {
 // the output shows for it (nothing for an empty list), as encoder.attrMap
 // writes it from pdata. pick, when not nil, sees each pair's key and, for
 // a scalar, its kind and value.
-func (q *jsonReader) attributes(e *encoder, pick func(key []byte, kind pcommon.ValueType, text []byte, n int64)) {
+func (q *otlpReader) attributes(e *encoder, pick func(key []byte, kind pcommon.ValueType, text []byte, n int64)) {
 	start := len(e.buf)
 	e.buf = append(e.buf, '{')
 	n := q.kvs(e, 1, pick)
@@ -456,7 +458,7 @@ func (q *jsonReader) attributes(e *encoder, pick func(key []byte, kind pcommon.V
 // kvs reads a list of key-value pairs onto e (without the braces), the
 // values at depth, and returns how many it read. A key seen twice in the
 // list gives up: pdata's map would keep one of them.
-func (q *jsonReader) kvs(e *encoder, depth int, pick func([]byte, pcommon.ValueType, []byte, int64)) int {
+func (q *otlpReader) kvs(e *encoder, depth int, pick func([]byte, pcommon.ValueType, []byte, int64)) int {
 	n := 0
 	mark := len(q.keyEnds)
 	keysAt := len(q.keys)
@@ -512,7 +514,7 @@ func (q *jsonReader) kvs(e *encoder, depth int, pick func([]byte, pcommon.ValueT
 	return n
 }
 
-func (q *jsonReader) keyStart(i int) int {
+func (q *otlpReader) keyStart(i int) int {
 	if i == 0 {
 		return 0
 	}
@@ -521,7 +523,7 @@ func (q *jsonReader) keyStart(i int) int {
 
 // newKey records k among the keys of the list whose first key is number
 // first, giving up if it is there already or the list is too long to check.
-func (q *jsonReader) newKey(k []byte, first int) bool {
+func (q *otlpReader) newKey(k []byte, first int) bool {
 	if len(q.keyEnds)-first >= maxListKeys {
 		q.fail()
 		return false
@@ -541,7 +543,7 @@ func (q *jsonReader) newKey(k []byte, first int) bool {
 // output form to e, as encoder.value writes it at depth. It returns the
 // kind and, for a string, its content (valid until the next string read)
 // and for an int its value.
-func (q *jsonReader) value(e *encoder, depth int) (kind pcommon.ValueType, text []byte, n int64) {
+func (q *otlpReader) value(e *encoder, depth int) (kind pcommon.ValueType, text []byte, n int64) {
 	maxLen := q.p.cfg.maxAttributeLen
 	kind = pcommon.ValueTypeEmpty
 	q.object(func(key []byte) uint64 {

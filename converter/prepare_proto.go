@@ -41,7 +41,7 @@ func (p *preparer) otlpProto(msg []byte) bool {
 // fields calls fn for each field of msg with its number, wire type and
 // value: the bytes of a length-delimited field, else the number. A
 // malformed field, a group or fn's q.fail ends the walk.
-func (q *jsonReader) fields(msg []byte, fn func(num protowire.Number, typ protowire.Type, v []byte, x uint64)) {
+func (q *otlpReader) fields(msg []byte, fn func(num protowire.Number, typ protowire.Type, v []byte, x uint64)) {
 	for len(msg) > 0 && !q.bad {
 		num, typ, n := protowire.ConsumeTag(msg)
 		if n < 0 {
@@ -78,7 +78,7 @@ func (q *jsonReader) fields(msg []byte, fn func(num protowire.Number, typ protow
 
 // once records field bit in seen, giving up if the field came before: a
 // field given twice that is not repeated is merged or replaced by pdata.
-func (q *jsonReader) once(seen *uint32, bit uint32) bool {
+func (q *otlpReader) once(seen *uint32, bit uint32) bool {
 	if *seen&bit != 0 {
 		q.fail()
 		return false
@@ -88,7 +88,7 @@ func (q *jsonReader) once(seen *uint32, bit uint32) bool {
 }
 
 // pbID reads a trace or span ID: its size, or empty for none.
-func (q *jsonReader) pbID(dst, v []byte) {
+func (q *otlpReader) pbID(dst, v []byte) {
 	switch len(v) {
 	case 0:
 	case len(dst):
@@ -98,7 +98,7 @@ func (q *jsonReader) pbID(dst, v []byte) {
 	}
 }
 
-func (q *jsonReader) pbResourceSpans(b []byte) {
+func (q *otlpReader) pbResourceSpans(b []byte) {
 	q.resHas = [16]bool{}
 	q.skip, q.proc = false, -1
 	// pdata writes fields last to first: the resource after its scopes.
@@ -143,7 +143,7 @@ func (q *jsonReader) pbResourceSpans(b []byte) {
 	}
 }
 
-func (q *jsonReader) pbResource(b []byte) {
+func (q *otlpReader) pbResource(b []byte) {
 	var seen uint32
 	q.discard.buf = q.discard.buf[:0]
 	at, n := len(q.keyEnds), 0
@@ -161,7 +161,7 @@ func (q *jsonReader) pbResource(b []byte) {
 	q.keys, q.keyEnds = q.keys[:q.keyStart(at)], q.keyEnds[:at]
 }
 
-func (q *jsonReader) pbScopeSpans(b []byte) {
+func (q *otlpReader) pbScopeSpans(b []byte) {
 	q.scope = 0
 	var seen uint32
 	// The scope comes after its spans as pdata writes it.
@@ -194,7 +194,7 @@ func (q *jsonReader) pbScopeSpans(b []byte) {
 	q.pbSpans = spans[:0]
 }
 
-func (q *jsonReader) pbScope(b []byte) {
+func (q *otlpReader) pbScope(b []byte) {
 	var seen uint32
 	q.discard.buf = q.discard.buf[:0]
 	at, n := len(q.keyEnds), 0
@@ -218,7 +218,7 @@ func (q *jsonReader) pbScope(b []byte) {
 	q.keys, q.keyEnds = q.keys[:q.keyStart(at)], q.keyEnds[:at]
 }
 
-func (q *jsonReader) pbSpan(b []byte) {
+func (q *otlpReader) pbSpan(b []byte) {
 	p, bt := q.p, q.p.b
 	at := bt.mark()
 	var (
@@ -348,7 +348,7 @@ type readSpan struct {
 // finishSpan adds the span read to the batch, whose state before it was
 // at: unless its service or the filters leave it out (then what was read
 // of it goes), with its process, its name and its events pinned inside it.
-func (q *jsonReader) finishSpan(at mark, s readSpan) {
+func (q *otlpReader) finishSpan(at mark, s readSpan) {
 	p, b := q.p, q.p.b
 	if q.skip {
 		b.undo(at) // its service is filtered out: nothing counts
@@ -383,7 +383,7 @@ func (q *jsonReader) finishSpan(at mark, s readSpan) {
 	b.spans = append(b.spans, ps)
 }
 
-func (q *jsonReader) pbEvent(v []byte) {
+func (q *otlpReader) pbEvent(v []byte) {
 	p, b := q.p, q.p.b
 	var (
 		ts   uint64
@@ -433,7 +433,7 @@ func (q *jsonReader) pbEvent(v []byte) {
 	b.events = append(b.events, pe)
 }
 
-func (q *jsonReader) pbLink(v []byte) {
+func (q *otlpReader) pbLink(v []byte) {
 	var (
 		l    linkRec
 		seen uint32
@@ -471,7 +471,7 @@ func (q *jsonReader) pbLink(v []byte) {
 // pbKeyValue reads one KeyValue of a list whose first key is number first
 // in q.keys, the n-th of it, and appends it to e as the output shows it,
 // the value at depth; pick sees its key and scalar value.
-func (q *jsonReader) pbKeyValue(e *encoder, kv []byte, depth int, pick func([]byte, pcommon.ValueType, []byte, int64), first, n int) {
+func (q *otlpReader) pbKeyValue(e *encoder, kv []byte, depth int, pick func([]byte, pcommon.ValueType, []byte, int64), first, n int) {
 	var key, value []byte
 	var seen uint32
 	q.fields(kv, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) {
@@ -505,7 +505,7 @@ func (q *jsonReader) pbKeyValue(e *encoder, kv []byte, depth int, pick func([]by
 // pbValue reads an AnyValue of at most one field and appends its output
 // form to e, as encoder.value writes it at depth; it returns the kind and
 // a string's content or an int's value.
-func (q *jsonReader) pbValue(e *encoder, b []byte, depth int) (kind pcommon.ValueType, text []byte, n int64) {
+func (q *otlpReader) pbValue(e *encoder, b []byte, depth int) (kind pcommon.ValueType, text []byte, n int64) {
 	maxLen := q.p.cfg.maxAttributeLen
 	kind = pcommon.ValueTypeEmpty
 	set := false
