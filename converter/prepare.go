@@ -11,10 +11,12 @@ import (
 // Adding spans to the model is split in two. A preparer, which needs nothing
 // of the model, filters spans and does the costly part of each — encoding
 // attributes, naming spans and events, describing the service instance —
-// into a spanBatch; it runs on the decoding goroutines, several at once for
-// JSON Lines. The model then commits batches in input order on its own
-// goroutine: interning strings, copying the encoded attributes and merging
-// duplicates, which is all that needs the model.
+// into a spanBatch. The OTLP readers (prepare_json.go, prepare_proto.go)
+// fill batches as they read, on the decoding goroutines (several at once for
+// JSON Lines); what decodes to pdata is prepared on the model's goroutine
+// (model.addTraces), the decoding one being the busier. The model commits
+// batches in input order: interning strings, copying the encoded attributes
+// and merging duplicates, which is all that needs the model.
 
 // spanBatch holds prepared spans and what they refer to. Strings are the
 // batch's own (strs) and attribute objects are slices of buf, until commit
