@@ -190,7 +190,7 @@ func TestRealShapeCost(t *testing.T) {
 		if f.name != "proto" && f.name != "jsonl" {
 			continue
 		}
-		// Met today (protobuf 1.56-1.61x wall, 2.03-2.15x CPU; JSON
+		// Met today (protobuf 1.40-1.61x wall, 1.81-2.15x CPU; JSON
 		// Lines 1.5-1.6x, 1.5x); the test fails only where a fast path
 		// would have been lost.
 		if wall > 2.2 {
@@ -215,7 +215,7 @@ func TestRealShapeLinear(t *testing.T) {
 		spans := float64(realSpans(t, 10*realBenchSpans)) / float64(realSpans(t, realBenchSpans))
 		t.Logf("%s: %d spans %v, %d spans %v: %.1fx the time for %.1fx the spans (target <= 11x for 10x)",
 			name, realSpans(t, realBenchSpans), c[0], realSpans(t, 10*realBenchSpans), c[1], ratio, spans)
-		// About 1.05-1.15x per 1x today: lookups by span ID miss the
+		// About 0.95-1.2x per 1x today: lookups by span ID miss the
 		// caches at a million spans whatever is done, so the last tenth
 		// is noise and memory. Fails where the cost would be growing much
 		// faster than that (a quadratic step would show as 10x per 1x).
