@@ -91,12 +91,13 @@ func decodeWithGo(name string, r io.Reader, max int64, progress func(string, int
 	}, addGo)
 }
 
-// decodeModel decodes for a model configured by cfg. OTLP JSON is read
-// into prepared batches (on every core for JSON Lines), handed to commit;
-// what decodes to pdata (protobuf, Jaeger, JSON the reader leaves to pdata
-// outside JSON Lines) is handed to add, which prepares it on the model's
-// side, as the decoding goroutine is the busier one. Both are called in
-// input order on the caller's goroutine.
+// decodeModel decodes for a model configured by cfg. OTLP JSON and small
+// OTLP protobuf messages are read into prepared batches (JSON Lines on
+// every core), handed to m.commit; what decodes to pdata (large protobuf
+// messages, Jaeger, what the readers leave to pdata outside JSON Lines)
+// goes to m.addTraces, which prepares it on the model's side, the decoding
+// goroutine being the busier one. Both are called in input order on the
+// caller's goroutine.
 func decodeModel(name string, r io.Reader, cfg *config, m spanSink, addGo func(*gotrace.Trace)) error {
 	d := &decoder{name: name, max: cfg.maxInputSize, progress: cfg.progress, prep: newPreparer(cfg)}
 	d.prep.spare = make(chan *spanBatch, 2)
