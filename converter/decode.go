@@ -76,19 +76,17 @@ type decoder struct {
 // model at once.
 const handoffSpans = 1024
 
+// decode decodes one input into pdata alone, handing each message to add
+// in input order (a Go execution trace among the inputs is an error): the
+// converter's decoding without its model, as the benchmarks' baseline and
+// the decoder's tests use it.
 func decode(name string, r io.Reader, max int64, progress func(string, int64), add func(ptrace.Traces)) error {
-	return decodeWithGo(name, r, max, progress, add, nil)
-}
-
-// decodeWithGo is decode that also hands on Go execution traces, to addGo
-// (when nil, one is an error).
-func decodeWithGo(name string, r io.Reader, max int64, progress func(string, int64), add func(ptrace.Traces), addGo func(*gotrace.Trace)) error {
 	d := &decoder{name: name, max: max, progress: progress}
 	return d.run(r, func(h handoff) {
 		for _, td := range h.tds {
 			add(td)
 		}
-	}, addGo)
+	}, nil)
 }
 
 // decodeModel decodes for a model configured by cfg. OTLP JSON and small
