@@ -131,7 +131,16 @@ func runTier(ctx context.Context, c runConfig) (*runResult, error) {
 		t.kill()
 		return nil, errors.Join(errs...)
 	}
-	c.logf("traffic sent in %v; stopping the balancer, then the backends", time.Since(start).Round(time.Millisecond))
+	c.logf("traffic sent in %v", time.Since(start).Round(time.Millisecond))
+	// A backend that was away (killed, restarting) gets its share from the
+	// balancer's retries; stopping the balancer before they are made would
+	// drop it.
+	waited, err := awaitRetries(t.balancer.log, time.Second, 2*time.Minute)
+	if err != nil {
+		t.kill()
+		return nil, err
+	}
+	c.logf("balancer's export retries done %v later; stopping the balancer, then the backends", waited.Round(time.Millisecond))
 	for _, p := range append([]*proc{t.balancer}, t.backends...) {
 		res.peakRSS = append(res.peakRSS, peakRSS(p))
 	}

@@ -12,7 +12,7 @@
 //	OTEL2CHROME_OTELCOL        a prebuilt otelcol-chrome binary (else go build)
 //	OTEL2CHROME_TOOLS_DIR      where otelcol-balancer and telemetrygen are (default ~/.cache/otel2chrome/tools)
 //	OTEL2CHROME_REQUIRE_TOOLS  1: fail instead of skipping when a tool is missing
-//	SCALEOUT_DEBUG_WORK        TestScaleOutRingChange keeps its logs, configs and files there
+//	SCALEOUT_DEBUG_WORK        TestScaleOutFault and TestScaleOutRingChange keep their logs, configs and files there
 
 package main
 
@@ -142,6 +142,9 @@ func perfettoSample(t *testing.T, r *runResult) {
 // after the restart, is whole, and that nothing is written twice.
 func TestScaleOutFault(t *testing.T) {
 	work := t.TempDir()
+	if w := os.Getenv("SCALEOUT_DEBUG_WORK"); w != "" {
+		work = w
+	}
 	c := setup(t, work)
 	c.telemetrygen, c.hookservice = "", ""
 	const rate, seconds = 300, 12
