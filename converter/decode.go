@@ -89,10 +89,10 @@ func decode(name string, r io.Reader, max int64, progress func(string, int64), a
 	}, nil)
 }
 
-// decodeModel decodes for a model configured by cfg. OTLP JSON and small
-// OTLP protobuf messages are read into prepared batches (JSON Lines on
-// every core), handed to m.commit; what decodes to pdata (large protobuf
-// messages, Jaeger, what the readers leave to pdata outside JSON Lines)
+// decodeModel decodes for a model configured by cfg. OTLP JSON and OTLP
+// protobuf (large messages cut into batches first) are read into prepared
+// batches (JSON Lines on every core), handed to m.commit; what decodes to
+// pdata (Jaeger, what the readers leave to pdata outside JSON Lines)
 // goes to m.addTraces, which prepares it on the model's side, the decoding
 // goroutine being the busier one. Both are called in input order on the
 // caller's goroutine.
@@ -191,8 +191,9 @@ func (d *decoder) run(r io.Reader, use func(handoff), addGo func(*gotrace.Trace)
 	}
 	d.splitter.add = d.add
 	if d.prep != nil {
-		// Small protobuf messages (one export request each, as the
-		// file exporter writes them) are read straight into batches.
+		// Protobuf messages (one export request each, as the file
+		// exporter writes them) and the batches a large one is cut
+		// into are read straight into prepared batches.
 		d.splitter.direct = func(msg []byte) bool {
 			if !d.prep.otlpProto(msg) {
 				return false

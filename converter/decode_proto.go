@@ -24,9 +24,10 @@ const (
 // protoSplitter decodes one OTLP protobuf message in batches.
 type protoSplitter struct {
 	add    func(ptrace.Traces)
-	direct func(msg []byte) bool // when set, reads a small message without pdata, or gives up
+	direct func(msg []byte) bool // when set, reads a message or batch without pdata, or gives up
 	msg    []byte                // reused buffer for the rebuilt batch message
 	spanAt [][2]int              // reused: where each span field of a scope lies
+	spans  []byte                // reused: the raw span fields of a batch
 	dry    bool                  // walking only: flush decodes nothing
 }
 
@@ -127,7 +128,8 @@ func (p *protoSplitter) scopeSpans(rsHeader, ss []byte, base int) error {
 	if err != nil || p.dry {
 		return err
 	}
-	var spans []byte // raw span fields of the current batch
+	spans := p.spans[:0] // raw span fields of the current batch
+	defer func() { p.spans = spans[:0] }()
 	for _, at := range p.spanAt {
 		spans = append(spans, ss[at[0]:at[1]]...)
 		if len(spans) >= batchBytes {
@@ -144,7 +146,8 @@ func (p *protoSplitter) scopeSpans(rsHeader, ss []byte, base int) error {
 }
 
 // flush rebuilds a TracesData holding one resource, one scope and some spans,
-// and decodes it with pdata.
+// and reads it straight into a batch, or decodes it with pdata when the
+// direct reader gives up (or there is none).
 func (p *protoSplitter) flush(rsHeader, ssHeader, spans []byte) error {
 	if p.dry {
 		return nil
@@ -168,6 +171,9 @@ func (p *protoSplitter) flush(rsHeader, ssHeader, spans []byte) error {
 		m = append(m, spans...)
 	}
 	p.msg = m
+	if p.direct != nil && useFastPaths && p.direct(m) {
+		return nil
+	}
 	td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(m)
 	if err != nil {
 		return err

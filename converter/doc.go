@@ -1,9 +1,9 @@
 // Package converter turns OpenTelemetry trace data (OTLP protobuf or JSON, Jaeger JSON)
 // into Chrome Trace Event JSON that Perfetto UI and chrome://tracing open as one timeline.
 //
-// Data flows one way: decode (decode_*.go; OTLP JSON and small OTLP protobuf messages
-// are read straight into prepared batches by prepare*.go, the rest through pdata and
-// prepared after) -> model (model.go) -> layout (layout.go) -> encode (encode_chrome.go). A [Converter] collects spans from any number of
+// Data flows one way: decode (decode_*.go; OTLP JSON and OTLP protobuf are read
+// straight into prepared batches by prepare*.go, the rest through pdata and prepared
+// after) -> model (model.go) -> layout (layout.go) -> encode (encode_chrome.go). A [Converter] collects spans from any number of
 // inputs and writes them as one deterministic timeline:
 //
 //	c := converter.New(converter.WithMinDuration(time.Millisecond))

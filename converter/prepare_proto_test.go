@@ -154,3 +154,87 @@ func FuzzPreparedProto(f *testing.F) {
 		samePreparedProto(t, "min duration", preparedConfigs["min duration"], msg)
 	})
 }
+
+// largeProtoMessages are OTLP protobuf messages far over deepCheckSize,
+// which the converter cuts into batches of about batchBytes: the
+// real-shaped corpus's messages merged (their resource spans one after the
+// other) with the edge messages between them, some of which the reader
+// leaves to pdata; and every span of the corpus in one scope, cut mid-scope,
+// one span in the middle carrying a double the reader leaves to pdata.
+func largeProtoMessages(t *testing.T) map[string][]byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/realshape/traces.proto.pb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	edges := preparedProtoEdges(t)
+	merged, oneScope := ptrace.NewTraces(), ptrace.NewTraces()
+	rs := oneScope.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", "checkout")
+	spans := rs.ScopeSpans().AppendEmpty().Spans()
+	for i, m := range protoMessages(b) {
+		td, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range td.ResourceSpans().All() {
+			for _, ss := range r.ScopeSpans().All() {
+				for _, sp := range ss.Spans().All() {
+					sp.CopyTo(spans.AppendEmpty())
+				}
+			}
+		}
+		td.ResourceSpans().MoveAndAppendTo(merged.ResourceSpans())
+		if i%4 == 0 {
+			if edge, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(edges[(i/4)%len(edges)]); err == nil {
+				edge.ResourceSpans().MoveAndAppendTo(merged.ResourceSpans())
+			}
+		}
+	}
+	spans.At(spans.Len()/2).Attributes().PutDouble("ratio", 0.5)
+	out := map[string][]byte{}
+	for name, td := range map[string]ptrace.Traces{"merged": merged, "one scope": oneScope} {
+		if out[name], err = (&ptrace.ProtoMarshaler{}).MarshalTraces(td); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// TestPreparedLargeProtoSameTimeline: a message too large to read whole is
+// cut into batches, each read by the OTLP protobuf reader or, where it gives
+// up, by pdata; under every filter and limit the timeline is the one pdata
+// gives for every batch. Both ways must have been taken.
+func TestPreparedLargeProtoSameTimeline(t *testing.T) {
+	for kind, msg := range largeProtoMessages(t) {
+		if len(msg) < 2*batchBytes {
+			t.Fatalf("%s: the large message has %d bytes, want at least %d", kind, len(msg), 2*batchBytes)
+		}
+		taken, left := 0, 0
+		s := protoSplitter{add: func(ptrace.Traces) { left++ }}
+		p := newPreparer(&New().cfg)
+		s.direct = func(m []byte) bool {
+			ok := p.otlpProto(m)
+			if ok {
+				taken++
+				p.b = &spanBatch{strs: []string{""}}
+				p.strIdx = map[string]uint32{"": 0}
+			}
+			return ok
+		}
+		if err := s.decode(msg); err != nil {
+			t.Fatal(err)
+		}
+		if taken == 0 || left == 0 {
+			t.Fatalf("%s: batches read by the reader %d, by pdata %d: want both", kind, taken, left)
+		}
+		t.Logf("%s: %d bytes in one message: %d batches read by the OTLP protobuf reader, %d by pdata", kind, len(msg), taken, left)
+		data := lengthPrefixed(msg)
+		for name, opts := range preparedConfigs {
+			fast, slow := convertOpts(t, true, data, opts...), convertOpts(t, false, data, opts...)
+			if fast != slow {
+				t.Errorf("%s, %s: timelines differ with the OTLP protobuf reader on and off (%d vs %d bytes)", kind, name, len(fast), len(slow))
+			}
+		}
+	}
+}
