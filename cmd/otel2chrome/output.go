@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,7 +95,25 @@ func isTempOf(name, base string) bool {
 // renames it into place, so path is always either the old file or a complete
 // new one. A .gz name gzips the content. Once ctx is done, writes fail and
 // nothing is renamed; the temporary file is removed on every failure.
+//
+// A path that exists and is no regular file (/dev/null, a named pipe,
+// /dev/stdout) is written in place: a rename would replace the device or pipe
+// with a plain file (as root, /dev/null itself). A symbolic link to a regular
+// file has the file it names replaced, not the link.
 func writeAtomic(ctx context.Context, path string, write func(io.Writer) error) (err error) {
+	if fi, err := os.Stat(path); err == nil {
+		if fi.IsDir() {
+			return fmt.Errorf("writing %s: is a directory", path)
+		}
+		if !fi.Mode().IsRegular() {
+			return writeInPlace(ctx, path, write)
+		}
+		if li, err := os.Lstat(path); err == nil && li.Mode()&fs.ModeSymlink != 0 {
+			if real, err := filepath.EvalSymlinks(path); err == nil {
+				path = real
+			}
+		}
+	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -114,23 +133,8 @@ func writeAtomic(ctx context.Context, path string, write func(io.Writer) error) 
 			liveTemps.remove(tmp.Name())
 		}
 	}()
-	bw := bufio.NewWriterSize(tmp, 256<<10)
-	var w io.Writer = bw
-	var gz *gzip.Writer
-	if strings.HasSuffix(path, ".gz") {
-		gz = gzip.NewWriter(bw)
-		w = gz
-	}
-	if err = write(ctxWriter{ctx, w}); err != nil {
+	if err = encodeTo(ctx, tmp, path, write); err != nil {
 		return err
-	}
-	if gz != nil {
-		if err = gz.Close(); err != nil {
-			return fmt.Errorf("writing %s: %w", path, err)
-		}
-	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err = tmp.Sync(); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
@@ -158,6 +162,49 @@ func writeAtomic(ctx context.Context, path string, write func(io.Writer) error) 
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()
 		d.Close()
+	}
+	return nil
+}
+
+// writeInPlace writes path, which exists and is no regular file, directly.
+func writeInPlace(ctx context.Context, path string, write func(io.Writer) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", path, err)
+	}
+	if err := encodeTo(ctx, f, path, write); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// encodeTo runs write into f through a buffer, gzipped when path ends in .gz,
+// and flushes it; writes fail once ctx is done.
+func encodeTo(ctx context.Context, f *os.File, path string, write func(io.Writer) error) error {
+	bw := bufio.NewWriterSize(f, 256<<10)
+	var w io.Writer = bw
+	var gz *gzip.Writer
+	if strings.HasSuffix(path, ".gz") {
+		gz = gzip.NewWriter(bw)
+		w = gz
+	}
+	if err := write(ctxWriter{ctx, w}); err != nil {
+		return err
+	}
+	if gz != nil {
+		if err := gz.Close(); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }

@@ -192,3 +192,89 @@ func TestAbandonRemovesTemps(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteAtomicKeepsSpecialFiles: an output that exists and is no regular
+// file is written in place, not replaced by a renamed temporary file (as
+// root, `-o /dev/null` had turned /dev/null into a plain file). A named pipe
+// stands in for the device here; a symbolic link keeps pointing at the file
+// it names, which gets the new content; a directory is refused.
+func TestWriteAtomicKeepsSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	content := strings.Repeat("chrome trace bytes ", 50_000) // past the pipe's buffer
+	write := func(w io.Writer) error {
+		_, err := io.WriteString(w, content)
+		return err
+	}
+	leftovers := func() []string {
+		var names []string
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if strings.Contains(e.Name(), ".tmp-") {
+				names = append(names, e.Name())
+			}
+		}
+		return names
+	}
+
+	fifo := filepath.Join(dir, "pipe")
+	if err := mkfifo(fifo); err != nil {
+		t.Skipf("SKIP: no named pipes here: %v", err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		f, err := os.Open(fifo)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer f.Close()
+		b, _ := io.ReadAll(f)
+		got <- string(b)
+	}()
+	if err := writeAtomic(context.Background(), fifo, write); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case s := <-got:
+		if s != content {
+			t.Errorf("the pipe's reader got %d bytes, want %d", len(s), len(content))
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the pipe's reader got nothing in 10 s: the write went elsewhere")
+	}
+	if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("after the write %s is %v (%v), want the named pipe still", fifo, fi.Mode(), err)
+	}
+
+	real := filepath.Join(dir, "real.json")
+	link := filepath.Join(dir, "link.json")
+	if err := os.WriteFile(real, []byte("old"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("real.json", link); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeAtomic(context.Background(), link, write); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("after the write %s is %v (%v), want the symbolic link still", link, fi.Mode(), err)
+	}
+	if b, _ := os.ReadFile(real); string(b) != content {
+		t.Errorf("the linked file holds %d bytes, want %d", len(b), len(content))
+	}
+	if fi, _ := os.Stat(real); fi.Mode().Perm() != 0o640 {
+		t.Errorf("the linked file's mode is %v, want 0640 kept", fi.Mode().Perm())
+	}
+
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeAtomic(context.Background(), sub, write); err == nil || !strings.Contains(err.Error(), "sub: is a directory") {
+		t.Errorf("writing over a directory: err = %v, want it named as a directory", err)
+	}
+	if l := leftovers(); len(l) > 0 {
+		t.Errorf("temporary files left: %v", l)
+	}
+}
