@@ -98,7 +98,7 @@ func decode(name string, r io.Reader, max int64, progress func(string, int64), a
 // caller's goroutine.
 func decodeModel(name string, r io.Reader, cfg *config, m spanSink, addGo func(*gotrace.Trace)) error {
 	d := &decoder{name: name, max: cfg.maxInputSize, progress: cfg.progress, prep: newPreparer(cfg)}
-	d.prep.spare = make(chan *spanBatch, 2)
+	d.prep.spare = make(chan *spanBatch, 4)
 	return d.run(r, func(h handoff) {
 		if h.spans > 0 {
 			m.expect(h.spans)

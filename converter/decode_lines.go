@@ -45,6 +45,9 @@ func (d *decoder) decodeLines(name string, br *bufio.Reader) error {
 		// to them): a fresh one for each chunk cost, in allocating and
 		// zeroing, about as much as reading the input.
 		free = make(chan []byte, 2*workers+1)
+		// Workers' preparers serve again too, each filling batches the
+		// model has committed (the decoder's spare ones) when there are.
+		preps = make(chan *preparer, workers+1)
 	)
 	// carry is the start of the line a chunk's reading stopped in, which
 	// begins the next chunk.
@@ -144,7 +147,13 @@ func (d *decoder) decodeLines(name string, br *bufio.Reader) error {
 		wd := *d // a worker's own document positions and preparer
 		var r result
 		if d.prep != nil {
-			wd.prep = newPreparer(d.prep.cfg)
+			select {
+			case wd.prep = <-preps:
+			default:
+				wd.prep = newPreparer(d.prep.cfg)
+				wd.prep.spare = d.prep.spare
+				wd.prep.take() // starts in a spare batch, if one is at hand
+			}
 			wd.add, wd.send = wd.prep.traces, nil // handed on in order by use
 			wd.splitter.direct = nil              // the decoder's preparer is not the worker's
 		} else {
@@ -158,7 +167,11 @@ func (d *decoder) decodeLines(name string, br *bufio.Reader) error {
 			}
 		}
 		if wd.prep != nil {
-			r.batch = wd.prep.b
+			r.batch = wd.prep.take()
+			select {
+			case preps <- wd.prep:
+			default:
+			}
 		}
 		return r
 	}, func(r result) error {
