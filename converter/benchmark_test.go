@@ -184,15 +184,15 @@ func TestPeakMemory(t *testing.T) {
 		ratio := float64(used) / float64(len(data))
 		t.Logf("GOGC=%d: input %.1f MiB OTLP protobuf, peak heap above baseline %.1f MiB: %.2fx (target <= 3x)",
 			gogc, float64(len(data))/(1<<20), float64(used)/(1<<20), ratio)
-		// At GOGC=100 this shape (one 19.6 MiB message, read through
-		// pdata a batch at a time) is at 3.0-3.4x, once 3.5x in CI: the
-		// garbage collector lets the heap reach twice what is live, and
-		// where a collection falls against the end of decoding varies
-		// from run to run (the real-shaped inputs are at 2.35-2.56x). It
-		// is missed narrowly, so it fails only well past it.
+		// At GOGC=100 this shape (one 19.6 MiB message, cut into batches
+		// the protobuf reader reads) is at 2.76-2.97x: the garbage
+		// collector lets the heap reach twice what is live, and where a
+		// collection falls against the end of decoding varies from run
+		// to run (through pdata it was 3.0-3.5x). It fails a little
+		// further out than at GOGC=50.
 		limit := 3.3
 		if gogc == 100 {
-			limit = 3.8
+			limit = 3.4
 		}
 		if ratio > limit {
 			t.Errorf("GOGC=%d: peak heap is %.2fx the input, want <= 3x (failing above %.1fx): the model's span records or the layout's per-span arrays grew", gogc, ratio, limit)

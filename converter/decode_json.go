@@ -161,7 +161,8 @@ func hasValue(raw json.RawMessage) bool {
 }
 
 // useFastPaths is off only in tests that hold the fast paths (the OTLP JSON
-// reader, small protobuf messages decoded whole) to the general ones.
+// and protobuf readers, small protobuf messages decoded whole) to the general
+// ones.
 var useFastPaths = true
 
 func (d *decoder) decodeOTLPJSON(doc []byte, format string) error {

@@ -48,7 +48,7 @@ func (r *readSink) addTraces(td ptrace.Traces) {
 func (r *readSink) commit(b *spanBatch) { r.n += len(b.spans) }
 
 // ownRead is the converter's own reading alone, as it reads for the model:
-// OTLP JSON and small protobuf messages straight into prepared batches
+// OTLP JSON and protobuf straight into prepared batches
 // (attributes encoded, spans named), the rest through pdata, with the
 // batched hand-off, but no model, layout or output.
 func ownRead(data []byte) (int, error) {
@@ -154,8 +154,8 @@ func skipTiming(tb testing.TB) {
 // (into pdata, batched as the converter hands it on) and against pdata's,
 // in wall and CPU time, on every core and on one. The targets (proto and
 // JSON lines): convert <= 2x decode in wall time and <= 2.5x in CPU time.
-// Converting no longer goes through pdata for OTLP JSON and small protobuf
-// messages, so it also reports the converter's own reading as it reads
+// Converting no longer goes through pdata for OTLP JSON and protobuf, so
+// it also reports the converter's own reading as it reads
 // for the model (ownRead): how much of the conversion the model, layout
 // and output are.
 func TestRealShapeCost(t *testing.T) {
