@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,10 +95,9 @@ func isTempOf(name, base string) bool {
 // new one. A .gz name gzips the content. Once ctx is done, writes fail and
 // nothing is renamed; the temporary file is removed on every failure.
 //
-// A path that exists and is no regular file (/dev/null, a named pipe,
-// /dev/stdout) is written in place: a rename would replace the device or pipe
-// with a plain file (as root, /dev/null itself). A symbolic link to a regular
-// file has the file it names replaced, not the link.
+// A path that exists and is no regular file (/dev/null, a named pipe) is
+// written in place: a rename would replace the device or pipe with a plain
+// file (as root, /dev/null itself). The caller writes /dev/stdout itself.
 func writeAtomic(ctx context.Context, path string, write func(io.Writer) error) (err error) {
 	if fi, err := os.Stat(path); err == nil {
 		if fi.IsDir() {
@@ -107,11 +105,6 @@ func writeAtomic(ctx context.Context, path string, write func(io.Writer) error) 
 		}
 		if !fi.Mode().IsRegular() {
 			return writeInPlace(ctx, path, write)
-		}
-		if li, err := os.Lstat(path); err == nil && li.Mode()&fs.ModeSymlink != 0 {
-			if real, err := filepath.EvalSymlinks(path); err == nil {
-				path = real
-			}
 		}
 	}
 	dir, base := filepath.Split(path)

@@ -219,7 +219,7 @@ func (f *convertFlags) run(cmd *cobra.Command, inputs []input, extra ...converte
 	opts = append(opts, extra...)
 	c := converter.New(opts...)
 	ctx := cmd.Context()
-	if f.output != "" && f.output != "-" {
+	if f.output != "" && f.output != "-" && !isStdout(f.output) {
 		dir, base := filepath.Split(f.output)
 		f.cleanStaleTemps(stderr, dir, tempPattern(base), func(name string) bool { return isTempOf(name, base) })
 	}
@@ -248,7 +248,7 @@ func (f *convertFlags) run(cmd *cobra.Command, inputs []input, extra ...converte
 		return f.writeSplit(cmd, c)
 	}
 	var st converter.Stats
-	if f.output == "" || f.output == "-" {
+	if f.output == "" || f.output == "-" || isStdout(f.output) {
 		w := bufio.NewWriterSize(cmd.OutOrStdout(), 256<<10)
 		if st, err = c.Encode(ctxWriter{ctx, w}); err == nil {
 			err = w.Flush()
@@ -360,4 +360,14 @@ merge into one timeline.`,
 	flags.register(cmd)
 	cmd.AddCommand(newFetchCmd(), newViewCmd())
 	return cmd
+}
+
+// isStdout reports whether path names the standard output (written as it is,
+// appending where the shell opened it so, never renamed over).
+func isStdout(path string) bool {
+	switch filepath.Clean(path) {
+	case "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1":
+		return true
+	}
+	return false
 }

@@ -29,6 +29,12 @@ func lastRetryDue(log string) (time.Time, error) {
 		return time.Time{}, err
 	}
 	var last time.Time
+	// The line being written as the log is read is not whole yet.
+	if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
+		data = data[:i+1]
+	} else {
+		data = nil
+	}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, 1<<20)
 	for n := 1; sc.Scan(); n++ {
@@ -37,7 +43,11 @@ func lastRetryDue(log string) (time.Time, error) {
 			continue
 		}
 		stamp, _, _ := bytes.Cut(line, []byte("\t"))
+		// UTC ends in Z; local time as zap writes it, in +0100.
 		at, err := time.Parse(time.RFC3339Nano, string(stamp))
+		if err != nil {
+			at, err = time.Parse("2006-01-02T15:04:05.999999999Z0700", string(stamp))
+		}
 		if err != nil {
 			return time.Time{}, fmt.Errorf("%s:%d: retry line without a timestamp: %w", log, n, err)
 		}
@@ -67,6 +77,11 @@ func awaitRetries(log string, grace, timeout time.Duration) (time.Duration, erro
 		due, err := lastRetryDue(log)
 		if err != nil {
 			return time.Since(begin), err
+		}
+		// An attempt under way when the wait began may still fail and
+		// log a retry: the grace runs from then at the earliest.
+		if due.Before(begin) {
+			due = begin
 		}
 		if time.Since(due) > grace {
 			return time.Since(begin), nil

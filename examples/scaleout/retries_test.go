@@ -42,6 +42,20 @@ func TestLastRetryDue(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, due.IsZero(), "no retry scheduled")
 
+	due, err = lastRetryDue(writeLog(t, retryLogLine("2026-12-01T00:31:49.415+0100", "1s")))
+	require.NoError(t, err, "local time as zap writes it")
+	assert.Equal(t, time.Date(2026, 11, 30, 23, 31, 50, 415e6, time.UTC), due.UTC())
+
+	path := writeLog(t, retryLogLine("2026-11-30T23:31:49.415Z", "1s"))
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString(retryLogLine("2026-11-30T23:31:50.000Z", "5s")[:150]) // being written
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	due, err = lastRetryDue(path)
+	require.NoError(t, err, "a line not yet whole is left for the next read")
+	assert.Equal(t, time.Date(2026, 11, 30, 23, 31, 50, 415e6, time.UTC), due.UTC())
+
 	_, err = lastRetryDue(writeLog(t, retryLogLine("2026-11-30T23:31:49.415Z", "soon")))
 	assert.ErrorContains(t, err, "balancer.log:1")
 	_, err = lastRetryDue(writeLog(t, "", "garbage\tExporting failed. Will retry the request after interval."))
@@ -49,11 +63,12 @@ func TestLastRetryDue(t *testing.T) {
 }
 
 func TestAwaitRetries(t *testing.T) {
-	// Due in the past: nothing to wait for.
+	// Due in the past: only the grace, from the start of the wait.
 	past := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339Nano)
-	waited, err := awaitRetries(writeLog(t, retryLogLine(past, "2s")), time.Second, time.Minute)
+	waited, err := awaitRetries(writeLog(t, retryLogLine(past, "2s")), 200*time.Millisecond, time.Minute)
 	require.NoError(t, err)
-	assert.Less(t, waited, 50*time.Millisecond)
+	assert.GreaterOrEqual(t, waited, 200*time.Millisecond)
+	assert.Less(t, waited, time.Second)
 
 	// Due 300 ms from now: waits until then and the grace after.
 	now := time.Now().UTC().Format(time.RFC3339Nano)
