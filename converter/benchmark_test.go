@@ -233,6 +233,7 @@ func TestRealShapePeakHeapChild(t *testing.T) {
 	if in == "" {
 		t.Skip("SKIP: only run by TestRealShapePeakMemory")
 	}
+	noShadowIndex(t)
 	f, err := os.Open(in)
 	if err != nil {
 		t.Fatal(err)

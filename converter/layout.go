@@ -66,7 +66,7 @@ func (l *layout) rec(k int32) *spanRec { return l.spans.at(l.ids[k]) }
 
 // find returns the local index of a span by its IDs, if it is in the layout.
 func (l *layout) find(m *model, t pcommon.TraceID, s pcommon.SpanID) (int32, bool) {
-	g, ok := m.index[keyOf(t, s)]
+	g, ok := m.index.get(keyOf(t, s))
 	if !ok {
 		return 0, false
 	}

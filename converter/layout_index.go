@@ -63,7 +63,7 @@ func (l *layout) resolve(m *model) {
 					return l.ids[k]
 				}
 			}
-			if g, ok := m.index[keyOf(t, id)]; ok {
+			if g, ok := m.index.get(keyOf(t, id)); ok {
 				return g
 			}
 			return -1

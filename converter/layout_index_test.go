@@ -99,7 +99,7 @@ func TestLayoutRefs(t *testing.T) {
 			for j := int32(0); j < s.nLinks; j++ {
 				lk := m.links[s.links+j]
 				w := int32(-1)
-				if g, ok := m.index[keyOf(lk.trace, lk.id)]; ok {
+				if g, ok := m.index.get(keyOf(lk.trace, lk.id)); ok {
 					w = g
 				}
 				if got := l.refs.link[l.refs.linkAt[i]+j]; got != w {

@@ -73,7 +73,7 @@ type model struct {
 	strs   []string
 	strIdx map[string]uint32
 	spans  spanStore
-	index  map[spanKey]int32
+	index  spanIndex
 	events []eventRec
 	links  []linkRec
 	procs  []procRec
@@ -97,7 +97,11 @@ type model struct {
 	// it was split. Both are keyed by the shared (parent) ID and the
 	// server's instance.
 	halves  map[halfKey]half
-	servers map[halfKey]int32
+	servers map[halfKey]int32 // built on first use from serverLog
+	// serverLog lists the server spans added with a parent, in order, until
+	// servers is built: most inputs never need it, and appending costs less
+	// than a map of every server span.
+	serverLog []serverAt
 
 	// goids holds the go.goroutine.id attribute of the spans that have one
 	// (sdkhook's, while the execution tracer ran): it ties lanes to the
@@ -107,13 +111,12 @@ type model struct {
 
 func newModel(cfg *config) *model {
 	m := &model{
-		cfg:     cfg,
-		strIdx:  map[string]uint32{},
-		index:   map[spanKey]int32{},
-		pidx:    map[string]uint32{},
-		halves:  map[halfKey]half{},
-		servers: map[halfKey]int32{},
+		cfg:    cfg,
+		strIdx: map[string]uint32{},
+		pidx:   map[string]uint32{},
+		halves: map[halfKey]half{},
 	}
+	m.index = newSpanIndex(&m.spans)
 	m.prep = newPreparer(cfg)
 	m.str("") // index 0 is the empty string
 	return m
@@ -188,10 +191,10 @@ const maxExpected = 4 << 20
 // as they come.
 func (m *model) expect(spans int) {
 	c := m.cfg
-	if len(m.index) > 0 || c.traceIDs != nil || c.services != nil || c.minDuration > 0 || c.windowStart != 0 || c.windowEnd != 0 {
+	if !m.index.empty() || c.traceIDs != nil || c.services != nil || c.minDuration > 0 || c.windowStart != 0 || c.windowEnd != 0 {
 		return
 	}
-	m.index = make(map[spanKey]int32, min(spans, maxExpected))
+	m.index.reserve(min(spans, maxExpected))
 }
 
 // addTraces adds every span of td that passes the filters.
@@ -204,7 +207,7 @@ func (m *model) addTraces(td ptrace.Traces) {
 // insert adds the record r of span key, merging it with a record of the
 // same span seen before.
 func (m *model) insert(key spanKey, r spanRec) {
-	idx, dup := m.index[key]
+	idx, dup := m.index.get(key)
 	if !dup {
 		if r.kind == ptrace.SpanKindServer && !r.parent.IsEmpty() && r.parent != r.id {
 			hk := halfKey{keyOf(r.trace, r.parent), r.proc}
@@ -216,13 +219,15 @@ func (m *model) insert(key spanKey, r spanRec) {
 				return
 			}
 			i := m.spans.push(r)
-			m.index[key] = i
-			if _, ok := m.servers[hk]; !ok {
+			m.index.set(key, i)
+			if m.servers == nil {
+				m.serverLog = append(m.serverLog, serverAt{hk, i})
+			} else if _, ok := m.servers[hk]; !ok {
 				m.servers[hk] = i
 			}
 			return
 		}
-		m.index[key] = m.spans.push(r)
+		m.index.set(key, m.spans.push(r))
 		return
 	}
 	old := m.spans.at(idx)
@@ -236,7 +241,7 @@ func (m *model) insert(key spanKey, r spanRec) {
 			m.dupOther++
 		}
 		if m.better(&r, old) {
-			*old = r
+			m.replace(idx, r)
 		}
 		return
 	}
@@ -258,7 +263,7 @@ func (m *model) insert(key spanKey, r spanRec) {
 		// Jaeger's deduper may have split this span in an input read
 		// before: its server half sits under the shared ID, with an ID
 		// of its own.
-		if j, ok := m.servers[hk]; ok && j != idx && m.sameSpan(m.spans.at(j), server) {
+		if j, ok := m.server(hk); ok && j != idx && m.sameSpan(m.spans.at(j), server) {
 			m.sharedIDs++
 			h, seen = half{idx: j}, true
 			m.halves[hk] = h
@@ -266,24 +271,54 @@ func (m *model) insert(key spanKey, r spanRec) {
 	}
 	if seen {
 		// This half is here already: the same input read twice, or an
-		// OTLP and a Jaeger copy of one trace.
-		m.mergeHalf(hk, h, server)
+		// OTLP and a Jaeger copy of one trace. mergeHalf changes the
+		// record it is given: a stored one would be found by other IDs
+		// than its own meanwhile.
+		s := *server
+		m.mergeHalf(hk, h, &s)
 		if server == old {
-			*old = r // the slot that held the server half now holds the client
+			m.replace(idx, r) // the slot that held the server half now holds the client
 		}
 		return
 	}
 	m.sharedIDs++
-	server.id = m.freshID(server.trace, server.id, m.procs[server.proc].key)
+	fresh := m.freshID(server.trace, server.id, m.procs[server.proc].key)
 	if server == old {
-		m.index[keyOf(old.trace, old.id)] = idx
-		m.index[key] = m.spans.push(r)
+		s := *old
+		s.id = fresh
+		m.replace(idx, s)
+		m.index.set(keyOf(s.trace, fresh), idx)
+		m.index.set(key, m.spans.push(r))
 		m.halves[hk] = half{idx: idx, madeUp: true}
 	} else {
+		r.id = fresh
 		i := m.spans.push(r)
-		m.index[keyOf(r.trace, r.id)] = i
+		m.index.set(keyOf(r.trace, r.id), i)
 		m.halves[hk] = half{idx: i, madeUp: true}
 	}
+}
+
+// serverAt is a server span added with a parent: the halfKey of its
+// parent ID and its instance, and its record.
+type serverAt struct {
+	hk  halfKey
+	idx int32
+}
+
+// server returns the first server span added under the parent ID and
+// instance hk names.
+func (m *model) server(hk halfKey) (int32, bool) {
+	if m.servers == nil {
+		m.servers = make(map[halfKey]int32, len(m.serverLog))
+		for _, s := range m.serverLog {
+			if _, ok := m.servers[s.hk]; !ok {
+				m.servers[s.hk] = s.idx
+			}
+		}
+		m.serverLog = nil
+	}
+	j, ok := m.servers[hk]
+	return j, ok
 }
 
 // halfKey names one side of a span ID that two services shared: the trace
@@ -333,15 +368,30 @@ func (m *model) mergeHalf(hk halfKey, h half, r *spanRec) {
 		if h.madeUp || bytes.Compare(r.id[:], id[:]) < 0 {
 			id = r.id
 		}
-		m.index[keyOf(r.trace, r.id)] = h.idx
+		m.index.set(keyOf(r.trace, r.id), h.idx)
 		m.halves[hk] = half{idx: h.idx}
 	}
 	r.id = id
+	s := *kept
 	if m.better(r, kept) {
-		*kept = *r
+		s = *r
 	}
-	kept.id = id
-	m.index[keyOf(kept.trace, id)] = h.idx
+	s.id = id
+	m.replace(h.idx, s)
+	m.index.set(keyOf(s.trace, id), h.idx)
+}
+
+// replace stores r as record i. The IDs the record had keep naming it, as
+// every record's own IDs do (ownKeysIndexed): children and links may use
+// them. A stored record changes only here, so the index never meets one
+// halfway through a change.
+func (m *model) replace(i int32, r spanRec) {
+	old := m.spans.at(i)
+	was := keyOf(old.trace, old.id)
+	*old = r
+	if keyOf(r.trace, r.id) != was {
+		m.index.set(was, i)
+	}
 }
 
 // better reports whether a should be kept over b, two records of one span:
@@ -430,7 +480,7 @@ func (m *model) freshID(t pcommon.TraceID, id pcommon.SpanID, salt string) pcomm
 	var out pcommon.SpanID
 	for n := uint64(h.Sum64()); ; n++ {
 		binary.BigEndian.PutUint64(out[:], n)
-		if _, used := m.index[keyOf(t, out)]; !used && !out.IsEmpty() {
+		if _, used := m.index.get(keyOf(t, out)); !used && !out.IsEmpty() {
 			return out
 		}
 	}

@@ -30,10 +30,10 @@ func TestOwnKeysIndexedRandomShared(t *testing.T) {
 				// input may use one.
 				return c.model.spans.at(int32(rng.Intn(n))).id
 			}
-			if rng.Intn(4) == 0 && len(c.model.index) > 0 {
+			if rng.Intn(4) == 0 && len(c.model.index.shadow) > 0 {
 				// Any ID the index knows, one a merge left behind too.
-				keys := make([]spanKey, 0, len(c.model.index))
-				for k := range c.model.index {
+				keys := make([]spanKey, 0, len(c.model.index.shadow))
+				for k := range c.model.index.shadow {
 					keys = append(keys, k)
 				}
 				sort.Slice(keys, func(i, j int) bool { return bytes.Compare(keys[i][:], keys[j][:]) < 0 })

@@ -313,7 +313,7 @@ func TestPropertyAbsoluteTime(t *testing.T) {
 func ownKeysIndexed(m *model) error {
 	for i := int32(0); i < int32(m.spans.len()); i++ {
 		r := m.spans.at(i)
-		if g, ok := m.index[keyOf(r.trace, r.id)]; !ok || g != i {
+		if g, ok := m.index.get(keyOf(r.trace, r.id)); !ok || g != i {
 			return fmt.Errorf("record %d (trace %s span %s): the index names record %d (%v)", i, r.trace, r.id, g, ok)
 		}
 	}

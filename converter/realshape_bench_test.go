@@ -147,6 +147,7 @@ func skipTiming(tb testing.TB) {
 	if testing.Short() || raceEnabled || os.Getenv("OTEL2CHROME_TIMING") == "off" {
 		tb.Skip("SKIP: timing means nothing under -short, -race or beside other tests (OTEL2CHROME_TIMING=off); .ci/run's ratio step runs it alone")
 	}
+	noShadowIndex(tb)
 }
 
 // TestRealShapeCost measures, in one run, the conversion of 100,000
