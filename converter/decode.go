@@ -66,10 +66,9 @@ type decoder struct {
 	// prep, when set, prepares OTLP JSON for the model on the decoding
 	// side (decodeModel); send hands a prepared batch on, after the pdata
 	// messages pending, and flush hands on all that is pending.
-	prep   *preparer
-	send   func(*spanBatch)
-	flush  func()
-	expect func(spans int64) // tells the model how many spans to expect
+	prep  *preparer
+	send  func(*spanBatch)
+	flush func()
 }
 
 // handoffSpans is about how many spans the decoding goroutine hands to the
@@ -100,9 +99,6 @@ func decodeModel(name string, r io.Reader, cfg *config, m spanSink, addGo func(*
 	d := &decoder{name: name, max: cfg.maxInputSize, progress: cfg.progress, prep: newPreparer(cfg)}
 	d.prep.spare = make(chan *spanBatch, 4)
 	return d.run(r, func(h handoff) {
-		if h.spans > 0 {
-			m.expect(h.spans)
-		}
 		for _, td := range h.tds {
 			m.addTraces(td)
 		}
@@ -119,18 +115,15 @@ func decodeModel(name string, r io.Reader, cfg *config, m spanSink, addGo func(*
 // spanSink takes what decodeModel decodes, in input order: the model, or
 // in the benchmarks a counter of the spans read.
 type spanSink interface {
-	expect(spans int) // how many spans the input can be expected to hold
 	addTraces(ptrace.Traces)
 	commit(*spanBatch)
 }
 
 // handoff is what the decoding goroutine hands to the model's: pdata
-// messages, or a prepared batch, or how many spans the input can be
-// expected to hold.
+// messages or a prepared batch.
 type handoff struct {
 	tds   []ptrace.Traces
 	batch *spanBatch
-	spans int
 }
 
 func (d *decoder) run(r io.Reader, use func(handoff), addGo func(*gotrace.Trace)) error {
@@ -183,11 +176,6 @@ func (d *decoder) run(r io.Reader, use func(handoff), addGo func(*gotrace.Trace)
 	d.send = func(b *spanBatch) {
 		sendPending()
 		handoffs <- handoff{batch: b}
-	}
-	d.expect = func(spans int64) {
-		if d.prep != nil && spans > 1024 {
-			handoffs <- handoff{spans: int(spans)}
-		}
 	}
 	d.splitter.add = d.add
 	if d.prep != nil {
@@ -277,16 +265,6 @@ func (d *decoder) sniff(br *bufio.Reader, depth int, wrap string) error {
 	first, err := firstSignificant(br)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
-	}
-	if depth == 0 && d.sizeHint > 0 {
-		// The fewest bytes a span takes as collectors write it
-		// (attributes, links, a resource per message): from the size,
-		// the most spans to expect.
-		per := int64(256)
-		if first == '{' || first == '[' {
-			per = 600
-		}
-		d.expect(min(d.sizeHint, d.max) / per)
 	}
 	switch {
 	case first == '{' || first == '[':

@@ -7,22 +7,27 @@ import (
 )
 
 // The span index finds a span's record by trace and span ID. At a million
-// spans a map keyed by the 24 ID bytes holds about 60 MB, larger than the
-// caches, and the lookup every added span makes waits on memory; it was the
-// one cost that grew faster than the spans. spanIndex keeps 8 bytes a slot
-// (part of the key's hash and the record's index) and compares the key with
-// the record itself, which every span owns (ownKeysIndexed): a quarter of the
-// memory, and a new span's lookup, which finds no record, reads no record.
+// spans a map keyed by the 24 ID bytes held about 60 MB, far larger than the
+// caches, and the lookup every added span makes waited on memory. spanIndex
+// keeps 8 bytes a slot (the top half of the key's hash and the record's
+// index) and compares the key with the record itself, which holds it
+// (ownKeysIndexed): 16 MB at a million spans, and the lookup of a new span,
+// which finds no record, reads no record. A key's slot is found from the top
+// bits of its hash, which the slot keeps, so growing the table moves slots
+// without reading a record. The hash is seeded per index, so no input can
+// choose keys that crowd one run of slots.
 
 // spanIndex maps span keys to model record indices, as a map would. Most
 // keys name the record that holds those IDs and live in slots; the few that
 // name another record (the IDs a merged server half was also known by) live
-// in alias. A record whose IDs change leaves its slot behind, which no
-// longer matches any key and is dropped when the table grows.
+// in alias. A record whose IDs change (only model.replace changes them, and
+// it sets the old key again) leaves its slot behind, which no longer matches
+// any key.
 type spanIndex struct {
 	spans *spanStore
 	seed  maphash.Seed
 	slots []uint64 // 0: free; else hash>>32<<32 | record index+1
+	shift uint     // a key's first slot is hash>>shift
 	used  int      // slots taken
 	alias map[spanKey]int32
 
@@ -45,16 +50,6 @@ func newSpanIndex(spans *spanStore) spanIndex {
 
 // empty reports whether no key was set.
 func (x *spanIndex) empty() bool { return x.used == 0 && len(x.alias) == 0 }
-
-// reserve sizes the table for n keys, so that adding them moves none.
-func (x *spanIndex) reserve(n int) {
-	if size := tableSize(n); size > len(x.slots) {
-		x.rehash(size)
-	}
-}
-
-// tableSize is the power of two that holds n keys at most 3/4 full.
-func tableSize(n int) int { return max(16, 1<<bits.Len(uint(n+n/3))) }
 
 // owns reports whether record i holds the IDs of key k.
 func (x *spanIndex) owns(i int32, k *spanKey) bool {
@@ -83,7 +78,7 @@ func (x *spanIndex) lookup(k *spanKey) (int32, bool) {
 	}
 	h := maphash.Bytes(x.seed, k[:])
 	tag, mask := h>>32, uint64(len(x.slots)-1)
-	for p := h & mask; ; p = (p + 1) & mask {
+	for p := h >> x.shift; ; p = (p + 1) & mask {
 		s := x.slots[p]
 		if s == 0 {
 			return 0, false
@@ -110,43 +105,39 @@ func (x *spanIndex) set(k spanKey, i int32) {
 		delete(x.alias, k)
 	}
 	if (x.used+1)*4 > len(x.slots)*3 {
-		x.rehash(2 * max(len(x.slots), 8))
+		x.grow(max(16, 2*len(x.slots)))
 	}
-	x.put(maphash.Bytes(x.seed, k[:]), &k, i)
-}
-
-// put stores record i, which owns k of hash h, in the slot of a record that
-// owns k too or in the first free one.
-func (x *spanIndex) put(h uint64, k *spanKey, i int32) {
+	h := maphash.Bytes(x.seed, k[:])
 	tag, mask := h>>32, uint64(len(x.slots)-1)
-	for p := h & mask; ; p = (p + 1) & mask {
+	for p := h >> x.shift; ; p = (p + 1) & mask {
 		s := x.slots[p]
 		if s == 0 {
-			x.slots[p] = tag<<32 | uint64(uint32(i)+1)
 			x.used++
-			return
+		} else if s>>32 != tag || !x.owns(int32(uint32(s)-1), &k) {
+			continue
 		}
-		if s>>32 == tag && x.owns(int32(uint32(s)-1), k) {
-			x.slots[p] = tag<<32 | uint64(uint32(i)+1)
-			return
-		}
+		// A free slot, or the one of a record that holds k too.
+		x.slots[p] = tag<<32 | uint64(uint32(i)+1)
+		return
 	}
 }
 
-// rehash moves the slots into a table of size slots, leaving out those whose
-// record no longer holds the IDs they were stored under: no key finds them.
-func (x *spanIndex) rehash(size int) {
+// grow moves the slots to a table of size slots, a power of two. A slot's
+// place in the new table comes from the hash bits it keeps, and slots are
+// moved in order, so the new table is written front to back.
+func (x *spanIndex) grow(size int) {
 	old := x.slots
-	x.slots, x.used = make([]uint64, size), 0
+	x.slots = make([]uint64, size)
+	x.shift = uint(64 - bits.TrailingZeros(uint(size)))
+	mask := uint64(size - 1)
 	for _, s := range old {
 		if s == 0 {
 			continue
 		}
-		i := int32(uint32(s) - 1)
-		r := x.spans.at(i)
-		k := keyOf(r.trace, r.id)
-		if h := maphash.Bytes(x.seed, k[:]); h>>32 == s>>32 {
-			x.put(h, &k, i)
+		p := s >> x.shift // s keeps the hash's top 32 bits where the hash has them
+		for x.slots[p] != 0 {
+			p = (p + 1) & mask
 		}
+		x.slots[p] = s
 	}
 }

@@ -181,22 +181,6 @@ func (m *model) proc(p procRec) uint32 {
 	return i
 }
 
-// maxExpected bounds how many spans the index is sized for up front
-// (about 150 MiB of index): a larger input grows it from there.
-const maxExpected = 4 << 20
-
-// expect sizes the empty span index for spans: growing it step by step
-// cost about 8% of converting a million spans, each step moving every key.
-// With a filter set, an input may keep few of its spans: the index grows
-// as they come.
-func (m *model) expect(spans int) {
-	c := m.cfg
-	if !m.index.empty() || c.traceIDs != nil || c.services != nil || c.minDuration > 0 || c.windowStart != 0 || c.windowEnd != 0 {
-		return
-	}
-	m.index.reserve(min(spans, maxExpected))
-}
-
 // addTraces adds every span of td that passes the filters.
 func (m *model) addTraces(td ptrace.Traces) {
 	m.prep.traces(td)

@@ -38,8 +38,6 @@ type readSink struct {
 	n int
 }
 
-func (r *readSink) expect(int) {}
-
 func (r *readSink) addTraces(td ptrace.Traces) {
 	r.p.traces(td)
 	r.n += len(r.p.b.spans)
