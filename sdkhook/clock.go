@@ -74,13 +74,37 @@ func readTicks(tsc bool) int64 {
 type clockPair struct{ ticks, mono int64 }
 
 // readPair reads the tick clock between two monotonic reads, so the pair's
-// offset error is half a nanotime call at most.
+// offset error is half the time between them: half a nanotime call, unless
+// the thread was preempted or descheduled in between (tens of microseconds
+// on a busy machine); then it reads again, at most three more times, and
+// keeps the tightest pair.
 func readPair(tsc bool) clockPair {
-	m0 := nanotime()
-	t := readTicks(tsc)
-	m1 := nanotime()
-	return clockPair{ticks: t, mono: m0 + (m1-m0)/2}
+	return tightestPair(func() (int64, int64, int64) {
+		m0 := nanotime()
+		t := readTicks(tsc)
+		return m0, t, nanotime()
+	})
 }
+
+// tightestPair reads a pair with read (a monotonic reading, a tick reading,
+// a monotonic reading) until the two monotonic readings are at most
+// maxPairWindow apart, four times at most, and returns the tightest.
+func tightestPair(read func() (m0, ticks, m1 int64)) clockPair {
+	var best clockPair
+	window := int64(math.MaxInt64)
+	for try := 0; try < 4 && window > maxPairWindow; try++ {
+		m0, t, m1 := read()
+		if m1-m0 < window {
+			best, window = clockPair{ticks: t, mono: m0 + (m1-m0)/2}, m1-m0
+		}
+	}
+	return best
+}
+
+// maxPairWindow is the widest time between a pair's two monotonic reads
+// that readPair takes without reading again: far above a nanotime call,
+// far below a preemption.
+const maxPairWindow = 250
 
 // tickRate holds math.Float64bits of ticks per nanosecond, for turning
 // WithMinDuration into ticks while a request records; 1 without the TSC.

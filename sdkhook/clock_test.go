@@ -12,24 +12,68 @@ import (
 
 // TestTickMap checks that a request's tick map, built from two clock pairs,
 // predicts a later reading of the monotonic clock to within a microsecond.
+// On a machine running six times more threads than it has cores, about one
+// try in 600 is off by 1.0-1.3 µs, so the test takes the best of three.
 func TestTickMap(t *testing.T) {
 	spin := func(ns int64) {
 		for start := nanotime(); nanotime()-start < ns; {
 		}
 	}
-	a := readPair(tscOn.Load())
-	spin(1_000_000)
-	b := readPair(tscOn.Load())
-	spin(1_000_000)
-	c := readPair(tscOn.Load())
-	m := newTickMap(tscOn.Load(), a, b)
-	if d := m.mono(c.ticks) - c.mono; d < -1000 || d > 1000 {
-		t.Errorf("tick map is off by %d ns 1 ms after its calibration", d)
+	var off []int64
+	for try := 0; try < 3; try++ {
+		a := readPair(tscOn.Load())
+		spin(1_000_000)
+		b := readPair(tscOn.Load())
+		spin(1_000_000)
+		c := readPair(tscOn.Load())
+		m := newTickMap(tscOn.Load(), a, b)
+		if m.mono(a.ticks) != a.mono && tscOn.Load() {
+			t.Fatalf("tick map does not pass through its first pair")
+		}
+		d := m.mono(c.ticks) - c.mono
+		if d >= -1000 && d <= 1000 {
+			t.Logf("TSC: %v; %.3f ticks/ns; off by %d ns (tries before: %v)", tscOn.Load(), ticksPerNs(), d, off)
+			return
+		}
+		off = append(off, d)
 	}
-	if m.mono(a.ticks) != a.mono && tscOn.Load() {
-		t.Errorf("tick map does not pass through its first pair")
+	t.Errorf("tick map is off by %v ns 1 ms after its calibration in three tries, want within 1000", off)
+}
+
+// TestTightestPair holds readPair's retry to its contract: a pair whose
+// monotonic readings are far apart (the thread was preempted in between) is
+// read again, four times at most, and the tightest pair is kept.
+func TestTightestPair(t *testing.T) {
+	for _, c := range []struct {
+		windows []int64 // of the successive reads
+		reads   int
+		keep    int64 // window of the pair kept
+	}{
+		{[]int64{80}, 1, 80},
+		{[]int64{24_000, 90}, 2, 90},
+		{[]int64{24_000, 5_000, 3_000, 900, 10}, 4, 900},
+		{[]int64{24_000, 400, 30_000, 7_000}, 4, 400},
+	} {
+		reads := 0
+		p := tightestPair(func() (int64, int64, int64) {
+			w := c.windows[reads]
+			reads++
+			m0 := int64(reads) * 1_000_000
+			return m0, int64(reads), m0 + w
+		})
+		var kept int64 = -1
+		for i, w := range c.windows[:reads] {
+			if p.ticks == int64(i+1) {
+				kept = w
+				if p.mono != int64(i+1)*1_000_000+w/2 {
+					t.Errorf("windows %v: pair's monotonic reading %d, want the middle of its window", c.windows, p.mono)
+				}
+			}
+		}
+		if reads != c.reads || kept != c.keep {
+			t.Errorf("windows %v: %d reads keeping the pair of window %d, want %d reads keeping %d", c.windows, reads, kept, c.reads, c.keep)
+		}
 	}
-	t.Logf("TSC: %v; %.3f ticks/ns", tscOn.Load(), ticksPerNs())
 }
 
 // TestMonotonicClockPath records with the monotonic clock, the path taken
