@@ -157,6 +157,7 @@ func TestConvertCost(t *testing.T) {
 	if testing.Short() || raceEnabled || os.Getenv("OTEL2CHROME_TIMING") == "off" {
 		t.Skip("SKIP: benchmark ratio means nothing under -short, -race or beside other tests (OTEL2CHROME_TIMING=off); .ci/run's ratio step runs it alone")
 	}
+	noShadowIndex(t)
 	dec := testing.Benchmark(BenchmarkDecodeOnly)
 	conv := testing.Benchmark(BenchmarkConvert)
 	ratio := float64(conv.NsPerOp()) / float64(dec.NsPerOp())

@@ -14,6 +14,7 @@ import (
 // well under the 10 s any input below 50 MB may take, and its timeline must
 // pass the checker.
 func TestHostileShapesAreFast(t *testing.T) {
+	noShadowIndex(t)
 	depth, leaves, fan := 20000, 2000, 100000
 	if testing.Short() || raceEnabled {
 		depth, leaves, fan = 2000, 200, 10000

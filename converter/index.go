@@ -21,8 +21,8 @@ import (
 // keys name the record that holds those IDs and live in slots; the few that
 // name another record (the IDs a merged server half was also known by) live
 // in alias. A record whose IDs change (only model.replace changes them, and
-// it sets the old key again) leaves its slot behind, which no longer matches
-// any key.
+// it sets the old key again) leaves its slot behind, which matches only a
+// key its record holds.
 type spanIndex struct {
 	spans *spanStore
 	seed  maphash.Seed
@@ -47,9 +47,6 @@ func newSpanIndex(spans *spanStore) spanIndex {
 	}
 	return x
 }
-
-// empty reports whether no key was set.
-func (x *spanIndex) empty() bool { return x.used == 0 && len(x.alias) == 0 }
 
 // owns reports whether record i holds the IDs of key k.
 func (x *spanIndex) owns(i int32, k *spanKey) bool {
@@ -124,7 +121,8 @@ func (x *spanIndex) set(k spanKey, i int32) {
 
 // grow moves the slots to a table of size slots, a power of two. A slot's
 // place in the new table comes from the hash bits it keeps, and slots are
-// moved in order, so the new table is written front to back.
+// moved in order, so the new table is written mostly front to back (runs
+// that wrapped around the old table's end first go to the new one's).
 func (x *spanIndex) grow(size int) {
 	old := x.slots
 	x.slots = make([]uint64, size)

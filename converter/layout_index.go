@@ -10,9 +10,9 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
-// Looking spans up by ID is most of the layout's cost on large inputs: each
-// parent and link reference is a lookup in model.index, a map far larger
-// than the caches, so nearly every lookup waits on memory. The layout makes
+// Looking spans up by ID is much of the layout's cost on large inputs: each
+// parent and link reference is a lookup in model.index, which at a million
+// spans is larger than the caches, so nearly every lookup waits on memory. The layout makes
 // them all in one pass before anything else, where they are independent of
 // each other: the processor overlaps their misses, and with more than one
 // core they are shared out in chunks. The model is not changed during

@@ -509,6 +509,7 @@ func validateOrFail(t testing.TB, data []byte) *check.Report {
 // TestSmallConverterIsSmall guards the exporters' use: one converter per
 // trace written must not reserve megabytes up front.
 func TestSmallConverterIsSmall(t *testing.T) {
+	noShadowIndex(t)
 	b := newTB()
 	b.add(spec{trace: 1, id: 1, service: "a", name: "x", end: ms, attrs: map[string]any{"k": "v"}})
 	var ms0, ms1 runtime.MemStats

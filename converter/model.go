@@ -259,9 +259,18 @@ func (m *model) insert(key spanKey, r spanRec) {
 		// record it is given: a stored one would be found by other IDs
 		// than its own meanwhile.
 		s := *server
-		m.mergeHalf(hk, h, &s)
-		if server == old {
-			m.replace(idx, r) // the slot that held the server half now holds the client
+		switch {
+		case server != old:
+			m.mergeHalf(hk, h, &s)
+		case h.idx != idx:
+			// The record that held the server half now holds the
+			// client; the IDs it had (old may have been found by an
+			// alias) name the half after the merge, so it goes first.
+			m.replace(idx, r)
+			m.mergeHalf(hk, h, &s)
+		default:
+			m.mergeHalf(hk, h, &s)
+			m.replace(idx, r)
 		}
 		return
 	}
@@ -367,8 +376,8 @@ func (m *model) mergeHalf(hk halfKey, h half, r *spanRec) {
 
 // replace stores r as record i. The IDs the record had keep naming it, as
 // every record's own IDs do (ownKeysIndexed): children and links may use
-// them. A stored record changes only here, so the index never meets one
-// halfway through a change.
+// them. A stored record's IDs change only here, so the index never meets
+// one halfway through a change.
 func (m *model) replace(i int32, r spanRec) {
 	old := m.spans.at(i)
 	was := keyOf(old.trace, old.id)

@@ -16,6 +16,7 @@ import (
 // and checks after every message that every record's own IDs name it in the
 // index, which the layout's chunk-local lookups rely on.
 func TestOwnKeysIndexedRandomShared(t *testing.T) {
+	withShadowIndex(t) // and the IDs it lists are picked from
 	trace := pcommon.TraceID{1, 2, 3}
 	kinds := []ptrace.SpanKind{ptrace.SpanKindServer, ptrace.SpanKindClient, ptrace.SpanKindInternal}
 	services := []string{"a", "b", "c"}
@@ -71,6 +72,49 @@ func TestOwnKeysIndexedRandomShared(t *testing.T) {
 			if err := ownKeysIndexed(c.model); err != nil {
 				t.Fatalf("seed %d, message %d: %v", seed, msg, err)
 			}
+		}
+	}
+}
+
+// TestOwnKeysAfterAliasedSharedSpan replays a case the random test reaches
+// only by chance: a client arrives under an ID that names a merged server
+// half only as an alias, and the server half it splits from is another
+// record. The alias's record keeps the client; the IDs it had go on naming
+// the server half.
+func TestOwnKeysAfterAliasedSharedSpan(t *testing.T) {
+	withShadowIndex(t)
+	trace := pcommon.TraceID{1, 2, 3}
+	id := func(b byte) pcommon.SpanID { return pcommon.SpanID{0, 0, 0, 0, 0, 0, 0, b} }
+	const start = 1_700_000_000_000_000_000
+	c := New()
+	for n, s := range []struct {
+		service      string
+		kind         ptrace.SpanKind
+		span, parent byte
+	}{
+		{"b", ptrace.SpanKindServer, 1, 5},
+		{"a", ptrace.SpanKindClient, 5, 0},
+		{"b", ptrace.SpanKindServer, 5, 0},
+		{"b", ptrace.SpanKindServer, 7, 5},
+		{"b", ptrace.SpanKindServer, 9, 7},
+		{"a", ptrace.SpanKindClient, 7, 0},
+	} {
+		td := ptrace.NewTraces()
+		rs := td.ResourceSpans().AppendEmpty()
+		rs.Resource().Attributes().PutStr("service.name", s.service)
+		sp := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+		sp.SetTraceID(trace)
+		sp.SetSpanID(id(s.span))
+		if s.parent != 0 {
+			sp.SetParentSpanID(id(s.parent))
+		}
+		sp.SetKind(s.kind)
+		sp.SetName("x")
+		sp.SetStartTimestamp(start)
+		sp.SetEndTimestamp(start + 1000)
+		c.AddTraces(td)
+		if err := ownKeysIndexed(c.model); err != nil {
+			t.Fatalf("after span %d: %v", n+1, err)
 		}
 	}
 }

@@ -259,6 +259,9 @@ func TestRealShapeLinear(t *testing.T) {
 // firstMessage returns the first OTLP message of data, a real-shaped input
 // in layout f: its first line, or its first length-prefixed message.
 func firstMessage(t *testing.T, f realFormat, data []byte) []byte {
+	if f.zstd {
+		t.Fatalf("%s: firstMessage reads proto and jsonl only", f.name)
+	}
 	if f.json {
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
 			return data[:i+1]
