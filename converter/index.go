@@ -73,15 +73,23 @@ func (x *spanIndex) lookup(k *spanKey) (int32, bool) {
 	if x.used == 0 {
 		return 0, false
 	}
-	h := maphash.Bytes(x.seed, k[:])
+	if p, hit := x.find(k, maphash.Bytes(x.seed, k[:])); hit {
+		return int32(uint32(x.slots[p]) - 1), true
+	}
+	return 0, false
+}
+
+// find returns the slot of the record that holds k, of hash h (hit), or
+// else the free slot where k's run of slots ends.
+func (x *spanIndex) find(k *spanKey, h uint64) (p uint64, hit bool) {
 	tag, mask := h>>32, uint64(len(x.slots)-1)
-	for p := h >> x.shift; ; p = (p + 1) & mask {
+	for p = h >> x.shift; ; p = (p + 1) & mask {
 		s := x.slots[p]
 		if s == 0 {
-			return 0, false
+			return p, false
 		}
 		if s>>32 == tag && x.owns(int32(uint32(s)-1), k) {
-			return int32(uint32(s) - 1), true
+			return p, true
 		}
 	}
 }
@@ -105,18 +113,11 @@ func (x *spanIndex) set(k spanKey, i int32) {
 		x.grow(max(16, 2*len(x.slots)))
 	}
 	h := maphash.Bytes(x.seed, k[:])
-	tag, mask := h>>32, uint64(len(x.slots)-1)
-	for p := h >> x.shift; ; p = (p + 1) & mask {
-		s := x.slots[p]
-		if s == 0 {
-			x.used++
-		} else if s>>32 != tag || !x.owns(int32(uint32(s)-1), &k) {
-			continue
-		}
-		// A free slot, or the one of a record that holds k too.
-		x.slots[p] = tag<<32 | uint64(uint32(i)+1)
-		return
+	p, hit := x.find(&k, h) // a free slot, or the one of a record that holds k too
+	if !hit {
+		x.used++
 	}
+	x.slots[p] = h>>32<<32 | uint64(uint32(i)+1)
 }
 
 // grow moves the slots to a table of size slots, a power of two. A slot's

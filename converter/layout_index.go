@@ -12,10 +12,10 @@ import (
 
 // Looking spans up by ID is much of the layout's cost on large inputs: each
 // parent and link reference is a lookup in model.index, which at a million
-// spans is larger than the caches, so nearly every lookup waits on memory. The layout makes
-// them all in one pass before anything else, where they are independent of
-// each other: the processor overlaps their misses, and with more than one
-// core they are shared out in chunks. The model is not changed during
+// spans is larger than the caches, so nearly every lookup waits on memory.
+// The layout makes them all in one pass before anything else, where they
+// are independent of each other: the processor overlaps their misses, and
+// with more than one core they are shared out in chunks. The model is not changed during
 // layout, so reading it from several goroutines is safe.
 
 // refs holds what each link of the layout's spans names in model.index: a
